@@ -1,0 +1,29 @@
+import type {
+  ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, ModelKindName
+} from '@dria/protocol'
+
+export interface ModelInfo {
+  /** The name clients put in `body.model`. */
+  name: string
+  /** `sha256:<hex>`: identifies the exact weights, for verification and re-execution. */
+  digest: string
+  kind: ModelKindName
+  contextLength?: number
+  sizeBytes?: number
+}
+
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+/** A local inference backend a node runs tasks on. */
+export interface InferenceEngine {
+  readonly name: 'ollama' | 'llamacpp'
+  listModels(): Promise<ModelInfo[]>
+  chat(request: ChatRequest, options?: CallOptions): Promise<GenerationResult>
+  complete(request: CompletionRequest, options?: CallOptions): Promise<GenerationResult>
+  embed(request: EmbeddingRequest, options?: CallOptions): Promise<EmbeddingResult>
+  /** Cancels every call in flight; each rejects with code `ENGINE_ABORTED`. */
+  abort(): void
+  close(): Promise<void>
+}

@@ -1,0 +1,5 @@
+export * from './constants.js'
+export * from './errors.js'
+export * from './logger.js'
+export * from './inference/index.js'
+export * from './generated/dria.js'
