@@ -1,0 +1,35 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Level } from 'level'
+import { RecordStore } from './record-store.js'
+import { TaskStore } from './task-store.js'
+import type { BatchRecord, FileRecord } from './types.js'
+
+export * from './types.js'
+export { TaskStore } from './task-store.js'
+export { RecordStore } from './record-store.js'
+export type { ListOptions } from './record-store.js'
+
+export interface Store {
+  files: RecordStore<FileRecord>
+  batches: RecordStore<BatchRecord>
+  tasks: TaskStore
+  /** Where file bodies live (one file per id). */
+  filesDir: string
+  close(): Promise<void>
+}
+
+/** Opens (or creates) the coordinator's state under `dataDir`: LevelDB metadata + file bodies on disk. */
+export async function openStore (dataDir: string): Promise<Store> {
+  const filesDir = join(dataDir, 'files')
+  await mkdir(filesDir, { recursive: true })
+  const db = new Level<string, unknown>(join(dataDir, 'db'), { valueEncoding: 'json' })
+  await db.open()
+  return {
+    files: new RecordStore<FileRecord>(db, 'files'),
+    batches: new RecordStore<BatchRecord>(db, 'batches'),
+    tasks: new TaskStore(db),
+    filesDir,
+    close: async () => { await db.close() }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * LevelDB key layout. \x00 separates parts because neither ids nor the index contain it,
+ * and it sorts before every printable character, so a `prefix + \x00` range holds exactly
+ * the rows of one batch.
+ */
+const SEP = '\x00'
+const INDEX_WIDTH = 10
+
+export function taskKey (batchId: string, index: number): string {
+  return `${batchId}${SEP}${index.toString().padStart(INDEX_WIDTH, '0')}`
+}
+
+/** Pending tasks are indexed per batch and model: the scheduler pulls per-model queues. */
+export function pendingKey (batchId: string, model: string, index: number): string {
+  return `${batchId}${SEP}${model}${SEP}${index.toString().padStart(INDEX_WIDTH, '0')}`
+}
+
+export function indexFromKey (key: string): number {
+  return Number(key.slice(key.lastIndexOf(SEP) + 1))
+}
+
+/** gte/lt bounds covering every key that starts with the given parts. */
+export function prefixRange (...parts: string[]): { gt: string, lt: string } {
+  const prefix = parts.join(SEP) + SEP
+  return { gt: prefix, lt: prefix + '\xff' }
+}

@@ -1,0 +1,111 @@
+import { DriaError } from '@dria/protocol'
+import type { BatchOp, Db, Sublevel } from './db.js'
+import { indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
+import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
+
+/**
+ * Task rows and their state indexes. Each transition is one atomic LevelDB batch that writes
+ * the row and moves its key between the `pending` and `assigned` indexes, so a crash leaves
+ * every task in exactly one state.
+ */
+export class TaskStore {
+  readonly #db: Db
+  readonly #rows: Sublevel<TaskRow>
+  readonly #pending: Sublevel<string>
+  readonly #assigned: Sublevel<string>
+
+  constructor (db: Db) {
+    this.#db = db
+    this.#rows = db.sublevel<string, TaskRow>('tasks', { valueEncoding: 'json' })
+    this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
+    this.#assigned = db.sublevel<string, string>('assigned', { valueEncoding: 'utf8' })
+  }
+
+  /** Inserts new pending rows (ingest). */
+  async insert (rows: TaskRow[]): Promise<void> {
+    const ops: BatchOp[] = []
+    for (const row of rows) {
+      ops.push({ type: 'put', sublevel: this.#rows, key: taskKey(row.batchId, row.index), value: row })
+      ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
+    }
+    await this.#db.batch(ops)
+  }
+
+  async get (batchId: string, index: number): Promise<TaskRow | undefined> {
+    return await this.#rows.get(taskKey(batchId, index))
+  }
+
+  /** Up to `limit` pending rows of one batch and model, after index `afterIndex`. */
+  async pendingRows (batchId: string, model: string, limit: number, afterIndex = -1): Promise<TaskRow[]> {
+    const range = prefixRange(batchId, model)
+    if (afterIndex >= 0) range.gt = pendingKey(batchId, model, afterIndex)
+    const keys = await this.#pending.keys({ ...range, limit }).all()
+    if (keys.length === 0) return []
+    const rows = await this.#rows.getMany(keys.map(k => taskKey(batchId, indexFromKey(k))))
+    return rows.filter((row): row is TaskRow => row !== undefined && row.state === 'pending')
+  }
+
+  async * rows (batchId: string): AsyncGenerator<TaskRow> {
+    for await (const row of this.#rows.values(prefixRange(batchId))) yield row
+  }
+
+  async * assignedRows (batchId: string): AsyncGenerator<TaskRow> {
+    for await (const key of this.#assigned.keys(prefixRange(batchId))) {
+      const row = await this.#rows.get(taskKey(batchId, indexFromKey(key)))
+      if (row !== undefined) yield row
+    }
+  }
+
+  markAssigned (row: TaskRow, peer: string): Promise<void> {
+    this.#expect(row, 'pending')
+    const next: TaskRow = { ...row, state: 'assigned', attempts: row.attempts + 1, peer }
+    return this.#move(row, next)
+  }
+
+  /** Puts an assigned task back in its queue (rejected, failed retryably, or orphaned by a restart). */
+  markPending (row: TaskRow): Promise<void> {
+    this.#expect(row, 'assigned')
+    return this.#move(row, { ...row, state: 'pending', peer: undefined })
+  }
+
+  markCompleted (row: TaskRow, outcome: TaskOutcome): Promise<void> {
+    this.#expect(row, 'assigned')
+    return this.#move(row, { ...row, state: 'completed', outcome })
+  }
+
+  markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
+    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending or assigned')
+    return this.#move(row, { ...row, state: 'failed', failure })
+  }
+
+  /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
+  async deleteBatch (batchId: string): Promise<void> {
+    const range = prefixRange(batchId)
+    await Promise.all([this.#rows.clear(range), this.#pending.clear(range), this.#assigned.clear(range)])
+  }
+
+  async #move (from: TaskRow, to: TaskRow): Promise<void> {
+    const ops: BatchOp[] = [
+      { type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to }
+    ]
+    const stateKey = (state: TaskState): { sublevel: Sublevel<string>, key: string } | undefined => {
+      if (state === 'pending') return { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
+      if (state === 'assigned') return { sublevel: this.#assigned, key: taskKey(to.batchId, to.index) }
+      return undefined
+    }
+    const before = stateKey(from.state)
+    const after = stateKey(to.state)
+    if (before !== undefined) ops.push({ type: 'del', ...before })
+    if (after !== undefined) ops.push({ type: 'put', ...after, value: '' })
+    await this.#db.batch(ops)
+    Object.assign(from, to)
+  }
+
+  #expect (row: TaskRow, state: TaskState): void {
+    if (row.state !== state) this.#wrongState(row, state)
+  }
+
+  #wrongState (row: TaskRow, expected: string): never {
+    throw new DriaError('TASK_WRONG_STATE', `task ${row.batchId}#${row.index} is ${row.state}, expected ${expected}`)
+  }
+}

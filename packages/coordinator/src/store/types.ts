@@ -1,0 +1,99 @@
+import type { TaskKindName } from '@dria/protocol'
+
+export type FilePurpose = 'batch' | 'batch_output'
+
+/** OpenAI `file` object plus where the body lives and who owns it. */
+export interface FileRecord {
+  id: string
+  object: 'file'
+  bytes: number
+  created_at: number
+  filename: string
+  purpose: FilePurpose
+  status: 'uploaded' | 'processed' | 'error'
+  owner: string
+}
+
+export type BatchStatus =
+  | 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed'
+  | 'expired' | 'cancelling' | 'cancelled'
+
+export interface RequestCounts { total: number, completed: number, failed: number }
+
+export interface BatchError { code: string, message: string, param: string | null, line: number | null }
+
+export interface BatchUsage {
+  input_tokens: number
+  output_tokens: number
+  total_tokens: number
+}
+
+/** OpenAI `batch` object. */
+export interface BatchObject {
+  id: string
+  object: 'batch'
+  endpoint: string
+  errors: { object: 'list', data: BatchError[] } | null
+  input_file_id: string
+  completion_window: string
+  status: BatchStatus
+  output_file_id: string | null
+  error_file_id: string | null
+  created_at: number
+  in_progress_at: number | null
+  expires_at: number
+  finalizing_at: number | null
+  completed_at: number | null
+  failed_at: number | null
+  expired_at: number | null
+  cancelling_at: number | null
+  cancelled_at: number | null
+  request_counts: RequestCounts
+  metadata: Record<string, string> | null
+  usage: BatchUsage
+}
+
+export interface BatchRecord extends BatchObject {
+  owner: string
+  /** Results come back in the Dria line shape when the input used Dria's formats. */
+  resultFormat: 'openai' | 'dria'
+  webhookUrl: string | null
+}
+
+export type TaskState = 'pending' | 'assigned' | 'completed' | 'failed'
+
+/** A successful, verified engine result. */
+export interface TaskOutcome {
+  /** Engine output JSON as the node sent it: {text, finish_reason} | {embeddings}. */
+  output: string
+  promptTokens: number
+  completionTokens: number
+  peer: string
+  modelDigest: string
+  /** Base64 node signature over the result: the receipt. */
+  signature: string
+  finishedAt: number
+}
+
+export interface TaskFailure {
+  code: string
+  message: string
+  /** HTTP status for request-level failures (the line's `response`); absent for batch-level ones. */
+  status?: number
+  param?: string | null
+}
+
+export interface TaskRow {
+  batchId: string
+  index: number
+  line: number
+  customId: string
+  kind: TaskKindName
+  model: string
+  body: string
+  state: TaskState
+  attempts: number
+  peer?: string
+  outcome?: TaskOutcome
+  failure?: TaskFailure
+}

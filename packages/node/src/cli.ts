@@ -1,0 +1,61 @@
+import { Command } from 'commander'
+import { createLogger, option, stopOnSignals, parseChoice, parseInteger, parseList, parseNumber } from '@dria/protocol'
+import { DEFAULT_DATA_DIR, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_SLOTS } from './constants.js'
+import { startNodeDaemon } from './daemon.js'
+import type { EngineChoice } from './engine/index.js'
+
+interface StartOptions {
+  bootstrap: string[]
+  p2pPort: number
+  host: string
+  dataDir: string
+  engine: EngineChoice
+  ollamaHost: string
+  models?: string[]
+  modelsDir?: string
+  slots: number
+  threads?: number
+  minTps: number
+  logLevel: string
+}
+
+export async function runNodeCli (argv: string[]): Promise<void> {
+  const program = new Command('dria-node').description('Dria network node: serves local models to the network')
+  program.command('start')
+    .description('start the node daemon')
+    .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
+    .addOption(option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)))
+    .addOption(option('--host <address>', 'interface to listen on', 'DRIA_HOST', '127.0.0.1'))
+    .addOption(option('--data-dir <dir>', 'identity, generated models and state', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
+    .addOption(option('--engine <engine>', 'auto | ollama | llamacpp (auto = Ollama if reachable)', 'DRIA_ENGINE', 'auto').argParser(parseChoice(['auto', 'ollama', 'llamacpp'])))
+    .addOption(option('--ollama-host <url>', 'Ollama server', 'OLLAMA_HOST', DEFAULT_OLLAMA_HOST))
+    .addOption(option('--models <names>', 'models to serve, comma-separated (default: all available)', 'DRIA_MODELS').argParser(parseList))
+    .addOption(option('--models-dir <dir>', 'GGUF directory for llama.cpp (default: <data-dir>/models)', 'DRIA_MODELS_DIR'))
+    .addOption(option('--slots <n>', 'tasks run at once; more are refused', 'DRIA_SLOTS', DEFAULT_SLOTS).argParser(parseInteger(1, 1024)))
+    .addOption(option('--threads <n>', 'llama.cpp CPU threads (default: available cores)', 'DRIA_THREADS').argParser(parseInteger(1, 1024)))
+    .addOption(option('--min-tps <n>', 'drop models slower than this many tokens/s', 'DRIA_MIN_TPS', DEFAULT_MIN_TPS).argParser(parseNumber(0)))
+    .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
+    .action(async (opts: StartOptions) => {
+      const logger = createLogger('dria-node', opts.logLevel)
+      try {
+        const daemon = await startNodeDaemon({ logger }, {
+          dataDir: opts.dataDir,
+          bootstrap: opts.bootstrap,
+          p2pPort: opts.p2pPort,
+          listenHost: opts.host,
+          engine: opts.engine,
+          ollamaHost: opts.ollamaHost,
+          models: opts.models,
+          modelsDir: opts.modelsDir,
+          slots: opts.slots,
+          threads: opts.threads,
+          minTps: opts.minTps
+        })
+        stopOnSignals(daemon.stop, logger)
+      } catch (err) {
+        logger.fatal({ err }, 'node failed to start')
+        process.exit(1)
+      }
+    })
+  await program.parseAsync(argv)
+}

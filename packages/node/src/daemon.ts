@@ -1,0 +1,124 @@
+import { join } from 'node:path'
+import { createDiscovery, createDriaHost, createTaskServer } from '@dria/p2p'
+import type { InferenceEngine } from '@dria/engines'
+import type { Logger } from '@dria/protocol'
+import type { DriaHost } from '@dria/p2p'
+import { createAdvertiser } from './advertising/index.js'
+import {
+  DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS
+} from './constants.js'
+import { openEngine, selectModels } from './engine/index.js'
+import type { EngineChoice, ServedModel } from './engine/index.js'
+import { loadOrCreateIdentity } from './identity.js'
+import { Slots } from './slots.js'
+import { createTaskHandler } from './tasks/index.js'
+
+export interface NodeDaemonInit {
+  dataDir: string
+  /** Multiaddrs of peers to join the network through. */
+  bootstrap?: string[]
+  /** TCP port for libp2p; 0 picks a free one. */
+  p2pPort?: number
+  /** Interface to listen on. Default 127.0.0.1. */
+  listenHost?: string
+  /** Default `auto`: Ollama if reachable, llama.cpp otherwise. */
+  engine?: EngineChoice
+  ollamaHost?: string
+  /** Models to serve; default every model the engine has. */
+  models?: string[]
+  /** GGUF directory for llama.cpp; default `<dataDir>/models`. */
+  modelsDir?: string
+  slots?: number
+  threads?: number
+  minTps?: number
+  advertiseIntervalMs?: number
+  shutdownGraceMs?: number
+}
+
+export interface NodeDaemon {
+  readonly host: DriaHost
+  readonly models: ServedModel[]
+  readonly slots: Slots
+  /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
+  stop(): Promise<void>
+}
+
+/** Starts a node: identity, libp2p host, engine, measured models, task server, advertising. */
+export async function startNodeDaemon (components: { logger: Logger }, init: NodeDaemonInit): Promise<NodeDaemon> {
+  const log = components.logger
+  const slots = new Slots(init.slots ?? DEFAULT_SLOTS)
+  const privateKey = await loadOrCreateIdentity(init.dataDir)
+
+  // The host and the engine start independently; overlapping them shortens time-to-advertised.
+  const [host, engine] = await Promise.all([
+    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap }),
+    openEngine(components, {
+      engine: init.engine ?? 'auto',
+      ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
+      modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),
+      threads: init.threads,
+      slots: slots.total
+    })
+  ])
+  let models: ServedModel[]
+  try {
+    models = await selectModels({ engine, logger: log }, { models: init.models, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+  } catch (err) {
+    await Promise.all([engine.close(), host.stop()])
+    throw err
+  }
+
+  const handler = createTaskHandler({ engine, slots, privateKey, logger: log }, {
+    models: new Map(models.map(m => [m.info.name, m.info])),
+    defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS
+  })
+  const server = createTaskServer({ host, logger: log }, {
+    handler: handler.handle,
+    maxInboundStreams: Math.max(64, slots.total * 4)
+  })
+  await server.start()
+
+  const discovery = createDiscovery({ host, logger: log })
+  const advertiser = createAdvertiser({ host, discovery, privateKey, slots, logger: log }, {
+    models,
+    engine: engine.name,
+    intervalMs: init.advertiseIntervalMs ?? DEFAULT_ADVERTISE_INTERVAL_MS,
+    reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS
+  })
+  await advertiser.start()
+  log.info({
+    peerId: host.peerId.toString(),
+    multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
+    models: models.map(m => m.info.name),
+    slots: slots.total
+  }, 'node ready')
+
+  return {
+    host,
+    models,
+    slots,
+    async stop () {
+      handler.close()
+      advertiser.stop()
+      await stopEngineGracefully(engine, slots, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
+      await server.stop()
+      await host.stop()
+      log.info('node stopped')
+    }
+  }
+}
+
+/** Lets running tasks finish; past the grace period aborts them so their results go back as retryable errors. */
+async function stopEngineGracefully (engine: InferenceEngine, slots: Slots, graceMs: number, log: Logger): Promise<void> {
+  if (slots.used > 0) {
+    log.info({ inFlight: slots.used, graceMs }, 'waiting for in-flight tasks')
+    const timer = setTimeout(() => {
+      log.warn({ inFlight: slots.used }, 'grace period over: aborting in-flight tasks')
+      engine.abort()
+    }, graceMs)
+    await slots.drained()
+    clearTimeout(timer)
+  }
+  await engine.close()
+}

@@ -1,0 +1,3 @@
+export * from './daemon.js'
+export * from './slots.js'
+export type { ServedModel, EngineChoice } from './engine/index.js'

@@ -1,0 +1,17 @@
+import type { Logger } from './logger.js'
+
+/** Calls `stop` on the first SIGINT/SIGTERM and exits when it settles; a second signal exits at once. */
+export function stopOnSignals (stop: () => Promise<void>, log: Logger): void {
+  let stopping = false
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) process.exit(130)
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    stop().then(() => process.exit(0), (err) => {
+      log.error({ err }, 'shutdown failed')
+      process.exit(1)
+    })
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+}
