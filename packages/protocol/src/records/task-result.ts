@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto'
+import { concat } from 'uint8arrays/concat'
+import { DriaError } from '../errors.js'
+import { embeddedPublicKey } from './peer-key.js'
+import type { TaskResult } from '../generated/dria.js'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+
+const SIGNING_DOMAIN = 'dria-task-result:v1'
+const encoder = new TextEncoder()
+
+/** Each field as a 4-byte big-endian length and its bytes: no two field lists share an encoding. */
+function lengthPrefixed (fields: Uint8Array[]): Uint8Array {
+  return concat(fields.flatMap(field => {
+    const length = new Uint8Array(4)
+    new DataView(length.buffer).setUint32(0, field.byteLength)
+    return [length, field]
+  }))
+}
+
+function signingPayload (result: TaskResult): Uint8Array {
+  const attempt = new Uint8Array(4)
+  new DataView(attempt.buffer).setUint32(0, result.attempt)
+  return lengthPrefixed([
+    encoder.encode(SIGNING_DOMAIN),
+    encoder.encode(result.taskId),
+    attempt,
+    encoder.encode(result.modelDigest),
+    createHash('sha256').update(result.output).digest(),
+    encoder.encode(result.error?.code ?? '')
+  ])
+}
+
+/** Returns `result` with `signature` set: the node's receipt for what it computed. */
+export async function signTaskResult (privateKey: PrivateKey, result: TaskResult): Promise<TaskResult> {
+  return { ...result, signature: await privateKey.sign(signingPayload(result)) }
+}
+
+/** Throws `RESULT_BAD_SIGNATURE` unless `result` was signed by `peerId`. */
+export async function verifyTaskResult (peerId: PeerId, result: TaskResult): Promise<void> {
+  const publicKey = embeddedPublicKey(peerId, 'RESULT_BAD_SIGNATURE')
+  let valid = false
+  try {
+    valid = await publicKey.verify(signingPayload(result), result.signature)
+  } catch {
+    // malformed signatures throw in some key types; they are just as invalid
+  }
+  if (!valid) throw new DriaError('RESULT_BAD_SIGNATURE', `task result signature does not verify for ${peerId.toString()}`)
+}
