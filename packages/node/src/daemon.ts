@@ -6,11 +6,11 @@ import type { DriaHost } from '@dria/p2p'
 import { createAdvertiser } from './advertising/index.js'
 import {
   DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
-  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS
+  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
 import { openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
-import { loadOrCreateIdentity } from './identity.js'
+import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { Slots } from './slots.js'
 import { createTaskHandler } from './tasks/index.js'
 
@@ -48,7 +48,7 @@ export interface NodeDaemon {
 export async function startNodeDaemon (components: { logger: Logger }, init: NodeDaemonInit): Promise<NodeDaemon> {
   const log = components.logger
   const slots = new Slots(init.slots ?? DEFAULT_SLOTS)
-  const privateKey = await loadOrCreateIdentity(init.dataDir)
+  const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
   const [host, engine] = await Promise.all([

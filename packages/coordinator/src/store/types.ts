@@ -55,9 +55,9 @@ export interface BatchObject {
 
 export interface BatchRecord extends BatchObject {
   owner: string
-  /** Results come back in the Dria line shape when the input used Dria's formats. */
-  resultFormat: 'openai' | 'dria'
   webhookUrl: string | null
+  /** Models the batch's lines ask for (known once validated). */
+  models: string[]
 }
 
 export type TaskState = 'pending' | 'assigned' | 'completed' | 'failed'
@@ -91,6 +91,8 @@ export interface TaskRow {
   kind: TaskKindName
   model: string
   body: string
+  /** Input line format; results are written back in the matching shape. */
+  format: 'openai' | 'dria' | 'prompt'
   state: TaskState
   attempts: number
   peer?: string

@@ -1,15 +1,13 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
-import { IDENTITY_FILE } from './constants.js'
 
 /**
- * The node's Ed25519 identity, persisted in its data dir so its peer id (and reputation)
- * survives restarts. Written owner-only and atomically.
+ * A peer's Ed25519 identity, persisted so its peer id (and reputation) survives restarts.
+ * Written owner-only and atomically.
  */
-export async function loadOrCreateIdentity (dataDir: string): Promise<PrivateKey> {
-  const path = join(dataDir, IDENTITY_FILE)
+export async function loadOrCreatePrivateKey (path: string): Promise<PrivateKey> {
   try {
     return privateKeyFromProtobuf(await readFile(path))
   } catch (err) {

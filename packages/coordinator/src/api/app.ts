@@ -1,0 +1,45 @@
+import multipart from '@fastify/multipart'
+import { fastify } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import type { Logger } from '@dria/protocol'
+import type { DriaHost } from '@dria/p2p'
+import type { BatchService } from '../batches/index.js'
+import type { FileService } from '../files/index.js'
+import type { NetworkView } from '../network/index.js'
+import type { Authenticator } from './auth.js'
+import { errorBody, handleError } from './error-handler.js'
+import { registerBatchRoutes } from './batches-routes.js'
+import { registerFileRoutes } from './files-routes.js'
+import { registerNetworkRoutes } from './network-routes.js'
+
+export interface AppComponents {
+  host: DriaHost
+  network: NetworkView
+  files: FileService
+  batches: BatchService
+  auth: Authenticator
+  logger: Logger
+}
+
+export interface AppInit {
+  maxFileBytes: number
+}
+
+/** The HTTP API, separate from listening so tests can `inject()`. */
+export async function buildApp (components: AppComponents, init: AppInit): Promise<FastifyInstance> {
+  const app = fastify({
+    loggerInstance: components.logger.child({ module: 'http' }),
+    disableRequestLogging: true,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } }
+  })
+  await app.register(multipart, { limits: { fileSize: init.maxFileBytes, files: 1, fields: 10 } })
+  app.setErrorHandler(handleError)
+  app.setNotFoundHandler((request, reply) => {
+    void reply.status(404).send(errorBody(404, 'not_found', `Unknown route ${request.method} ${request.url}.`))
+  })
+  registerNetworkRoutes(app, components)
+  registerFileRoutes(app, components)
+  registerBatchRoutes(app, components)
+  return app
+}

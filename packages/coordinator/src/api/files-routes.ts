@@ -1,0 +1,84 @@
+import type { FastifyInstance } from 'fastify'
+import { apiError } from '../errors.js'
+import type { FileService } from '../files/index.js'
+import type { FilePurpose, FileRecord } from '../store/index.js'
+import type { Authenticator } from './auth.js'
+import { page } from './pagination.js'
+import { fileSchema, idParams, listSchema, pageQuery, withErrors } from './schemas.js'
+
+const UPLOAD_PURPOSES = new Set(['batch'])
+
+export function fileObject (record: FileRecord): Omit<FileRecord, 'owner'> & { expires_at: null, status_details: null } {
+  const { owner: _owner, ...file } = record
+  return { ...file, expires_at: null, status_details: null }
+}
+
+/** OpenAI Files: create (multipart, streamed to disk), list, retrieve, content, delete. */
+export function registerFileRoutes (app: FastifyInstance, components: { files: FileService, auth: Authenticator }): void {
+  const { files, auth } = components
+
+  app.post('/v1/files', { schema: { response: withErrors({ 200: fileSchema }) } }, async (request) => {
+    const { keyId } = await auth.authenticate(request)
+    if (!request.isMultipart()) throw apiError('invalid_request_error', 'Upload a file with multipart/form-data (fields: file, purpose).')
+    let temp: string | undefined
+    let filename = 'upload.jsonl'
+    let purpose: string | undefined
+    try {
+      // OpenAI clients may send `purpose` before or after the file part.
+      for await (const part of request.parts()) {
+        if (part.type === 'file') {
+          if (part.fieldname !== 'file' || temp !== undefined) {
+            part.file.resume()
+            throw apiError('invalid_request_error', 'Send exactly one file, in the `file` field.', 'file')
+          }
+          filename = part.filename !== '' ? part.filename : filename
+          temp = await files.receive(part.file)
+        } else if (part.fieldname === 'purpose') {
+          purpose = String(part.value)
+        }
+      }
+      if (temp === undefined) throw apiError('missing_required_parameter', 'Missing required parameter: file.', 'file')
+      if (purpose === undefined) throw apiError('missing_required_parameter', 'Missing required parameter: purpose.', 'purpose')
+      if (!UPLOAD_PURPOSES.has(purpose)) throw apiError('invalid_purpose', `Unsupported purpose '${purpose}'; use 'batch'.`, 'purpose')
+      const record = await files.adopt(keyId, temp, { filename, purpose: purpose as FilePurpose })
+      temp = undefined
+      return fileObject(record)
+    } finally {
+      if (temp !== undefined) await files.discard(temp)
+    }
+  })
+
+  app.get<{ Querystring: { limit?: number, after?: string, order?: 'asc' | 'desc', purpose?: string } }>('/v1/files', {
+    schema: { querystring: pageQuery, response: withErrors({ 200: listSchema(fileSchema) }) }
+  }, async (request) => {
+    const { keyId } = await auth.authenticate(request)
+    const { limit = 10000, after, order = 'desc', purpose } = request.query
+    const result = await files.list(keyId, { limit, after, order, filter: purpose === undefined ? undefined : (f) => (f as FileRecord).purpose === purpose })
+    return page(result.data.map(fileObject), result.hasMore)
+  })
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id', {
+    schema: { params: idParams, response: withErrors({ 200: fileSchema }) }
+  }, async (request) => {
+    const { keyId } = await auth.authenticate(request)
+    return fileObject(await files.get(keyId, request.params.id))
+  })
+
+  app.get<{ Params: { id: string } }>('/v1/files/:id/content', { schema: { params: idParams } }, async (request, reply) => {
+    const { keyId } = await auth.authenticate(request)
+    const { record, stream } = await files.open(keyId, request.params.id)
+    return await reply
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', record.bytes)
+      .header('content-disposition', `attachment; filename="${record.filename.replace(/["\\\r\n]/g, '_')}"`)
+      .send(stream)
+  })
+
+  app.delete<{ Params: { id: string } }>('/v1/files/:id', {
+    schema: { params: idParams, response: withErrors({ 200: { type: 'object', properties: { id: { type: 'string' }, object: { type: 'string' }, deleted: { type: 'boolean' } } } }) }
+  }, async (request) => {
+    const { keyId } = await auth.authenticate(request)
+    const record = await files.delete(keyId, request.params.id)
+    return { id: record.id, object: 'file', deleted: true }
+  })
+}

@@ -1,0 +1,294 @@
+import { DriaError, kindOfEndpoint } from '@dria/protocol'
+import type { Logger } from '@dria/protocol'
+import {
+  COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, DEFAULT_MAX_LINES_PER_FILE
+} from '../constants.js'
+import { apiError, notFound } from '../errors.js'
+import type { FileService } from '../files/index.js'
+import { newId } from '../ids.js'
+import { ingestFile } from '../ingest/index.js'
+import type { NetworkView } from '../network/index.js'
+import type { Scheduler } from '../scheduler/index.js'
+import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
+import { assembleBatch } from './assembler.js'
+
+export interface CreateBatchParams {
+  input_file_id: string
+  endpoint: string
+  completion_window: string
+  metadata?: Record<string, string> | null
+  webhook_url?: string | null
+}
+
+export interface BatchServiceInit {
+  maxLinesPerFile?: number
+  /** Overrides the 24 h completion window (tests). */
+  completionWindowSeconds?: number
+  expiryCheckIntervalMs?: number
+}
+
+export interface BatchService {
+  start(): Promise<void>
+  stop(): Promise<void>
+  create(owner: string, params: CreateBatchParams): Promise<BatchRecord>
+  get(owner: string, id: string): Promise<BatchRecord>
+  list(owner: string, options: ListOptions): Promise<{ data: BatchRecord[], hasMore: boolean }>
+  cancel(owner: string, id: string): Promise<BatchRecord>
+}
+
+const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired', 'cancelled'])
+
+export function toBatchObject (record: BatchRecord): BatchObject {
+  const { owner: _owner, webhookUrl: _webhook, models: _models, ...object } = record
+  return object
+}
+
+const now = (): number => Math.floor(Date.now() / 1000)
+
+/**
+ * Owns the batch lifecycle: validating → in_progress → finalizing → completed, plus failed,
+ * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
+ * `start()` resumes whatever a crash interrupted.
+ */
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, logger: Logger }, init: BatchServiceInit = {}): BatchService {
+  const { store, files, scheduler, network } = components
+  const log = components.logger.child({ module: 'batches' })
+  const maxLines = init.maxLinesPerFile ?? DEFAULT_MAX_LINES_PER_FILE
+  const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
+  /** Live copies of unfinished batches: the single writer of their records. */
+  const active = new Map<string, BatchRecord>()
+  const work = new Set<Promise<unknown>>()
+  let expiryTimer: NodeJS.Timeout | undefined
+
+  function track (promise: Promise<unknown>): void {
+    const tracked = promise.catch(err => { log.error({ err }, 'batch step failed') }).finally(() => work.delete(tracked))
+    work.add(tracked)
+  }
+
+  async function save (batch: BatchRecord): Promise<void> {
+    await store.batches.put(batch)
+  }
+
+  async function transition (batch: BatchRecord, status: BatchStatus, stamp: keyof BatchObject | null): Promise<void> {
+    batch.status = status
+    if (stamp !== null) (batch as unknown as Record<string, number>)[stamp] = now()
+    await save(batch)
+    log.info({ batchId: batch.id, status }, 'batch status')
+    if (FINAL.has(status)) active.delete(batch.id)
+  }
+
+  async function validate (batch: BatchRecord): Promise<void> {
+    // A validation a crash interrupted starts over from a clean slate.
+    await store.tasks.deleteBatch(batch.id)
+    const kind = kindOfEndpoint(batch.endpoint)
+    let index = 0
+    const summary = await ingestFile(files.pathOf(batch.input_file_id), {
+      endpoint: batch.endpoint,
+      defaultModel: batch.metadata?.model,
+      maxLines,
+      isModelServed: model => network.isModelServed(model)
+    }, async (tasks) => {
+      await store.tasks.insert(tasks.map(task => ({
+        batchId: batch.id,
+        index: index++,
+        line: task.line,
+        customId: task.customId,
+        kind: task.kind ?? kind,
+        model: task.model,
+        body: task.body,
+        format: task.format,
+        state: 'pending' as const,
+        attempts: 0
+      })))
+    })
+    if (batch.status === 'cancelling') {
+      batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
+      return await stopEarly(batch, 'batch_cancelled')
+    }
+    if (summary.errorCount > 0 || summary.tasks === 0) {
+      await store.tasks.deleteBatch(batch.id)
+      const data = summary.errorCount > 0
+        ? summary.errors.map(e => ({ code: e.code, message: e.message, param: e.param, line: e.line }))
+        : [{ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null }]
+      batch.errors = { object: 'list', data }
+      await transition(batch, 'failed', 'failed_at')
+      return
+    }
+    batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
+    batch.models = summary.models
+    await transition(batch, 'in_progress', 'in_progress_at')
+    scheduler.activate(batch.id, batch.models)
+  }
+
+  function onSettled (row: TaskRow): void {
+    const batch = active.get(row.batchId)
+    if (batch === undefined) return
+    if (row.state === 'completed') {
+      batch.request_counts.completed++
+      const input = row.outcome?.promptTokens ?? 0
+      const output = row.outcome?.completionTokens ?? 0
+      batch.usage.input_tokens += input
+      batch.usage.output_tokens += output
+      batch.usage.total_tokens += input + output
+    } else {
+      batch.request_counts.failed++
+    }
+    const { total, completed, failed } = batch.request_counts
+    if (batch.status === 'in_progress' && completed + failed === total) track(finalize(batch))
+  }
+
+  async function finalize (batch: BatchRecord): Promise<void> {
+    await transition(batch, 'finalizing', 'finalizing_at')
+    await writeResults(batch)
+    await transition(batch, 'completed', 'completed_at')
+  }
+
+  async function writeResults (batch: BatchRecord): Promise<void> {
+    const { outputPath, errorPath, outputLines, errorLines } = await assembleBatch({ store, files }, batch)
+    batch.output_file_id = outputLines > 0 || errorLines === 0 ? (await files.adopt(batch.owner, outputPath, { filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' })).id : null
+    batch.error_file_id = errorLines > 0 ? (await files.adopt(batch.owner, errorPath, { filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' })).id : null
+  }
+
+  /** Ends a batch early: unfinished lines fail with `code`, finished work is kept. */
+  async function stopEarly (batch: BatchRecord, code: 'batch_cancelled' | 'batch_expired'): Promise<void> {
+    await scheduler.deactivate(batch.id)
+    const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
+    for await (const row of store.tasks.rows(batch.id)) {
+      if (row.state === 'pending' || row.state === 'assigned') {
+        await store.tasks.markFailed(row, { code, message })
+        batch.request_counts.failed++
+      }
+    }
+    await writeResults(batch)
+    if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
+    else await transition(batch, 'expired', 'expired_at')
+  }
+
+  async function recount (batch: BatchRecord): Promise<void> {
+    const counts = { total: 0, completed: 0, failed: 0 }
+    const usage = { input_tokens: 0, output_tokens: 0, total_tokens: 0 }
+    for await (const row of store.tasks.rows(batch.id)) {
+      counts.total++
+      if (row.state === 'completed') {
+        counts.completed++
+        usage.input_tokens += row.outcome?.promptTokens ?? 0
+        usage.output_tokens += row.outcome?.completionTokens ?? 0
+      }
+      if (row.state === 'failed') counts.failed++
+      // Work in flight when the coordinator died is handed out again.
+      if (row.state === 'assigned') await store.tasks.markPending(row)
+    }
+    usage.total_tokens = usage.input_tokens + usage.output_tokens
+    batch.request_counts = counts
+    batch.usage = usage
+  }
+
+  async function resume (batch: BatchRecord): Promise<void> {
+    active.set(batch.id, batch)
+    switch (batch.status) {
+      case 'validating': return await validate(batch)
+      case 'in_progress':
+        await recount(batch)
+        await save(batch)
+        if (batch.request_counts.completed + batch.request_counts.failed === batch.request_counts.total) return await finalize(batch)
+        scheduler.activate(batch.id, batch.models)
+        return
+      case 'finalizing':
+        await recount(batch)
+        await writeResults(batch)
+        return await transition(batch, 'completed', 'completed_at')
+      case 'cancelling':
+        await recount(batch)
+        return await stopEarly(batch, 'batch_cancelled')
+      default:
+        active.delete(batch.id)
+    }
+  }
+
+  function checkExpiry (): void {
+    const t = now()
+    for (const batch of active.values()) {
+      if (batch.status === 'in_progress' && t >= batch.expires_at) {
+        track(stopEarly(batch, 'batch_expired'))
+      }
+    }
+  }
+
+  async function owned (owner: string, id: string): Promise<BatchRecord> {
+    const stored = active.get(id) ?? await store.batches.get(id)
+    if (stored === undefined || stored.owner !== owner) throw notFound('batch', id)
+    return stored
+  }
+
+  scheduler.onSettled(onSettled)
+
+  return {
+    async start () {
+      for await (const batch of store.batches.all()) {
+        if (!FINAL.has(batch.status)) track(resume(batch))
+      }
+      expiryTimer = setInterval(checkExpiry, init.expiryCheckIntervalMs ?? 1_000)
+      expiryTimer.unref()
+    },
+    async stop () {
+      clearInterval(expiryTimer)
+      await scheduler.stop()
+      await Promise.all(work)
+    },
+    async create (owner, params) {
+      if (kindOfEndpoint(params.endpoint) === undefined) {
+        throw apiError('invalid_endpoint', `Unsupported endpoint '${params.endpoint}'; use /v1/chat/completions, /v1/completions or /v1/embeddings.`, 'endpoint')
+      }
+      if (params.completion_window !== COMPLETION_WINDOW) {
+        throw apiError('invalid_completion_window', `completion_window must be '${COMPLETION_WINDOW}'.`, 'completion_window')
+      }
+      const input = await files.get(owner, params.input_file_id)
+      if (input.purpose !== 'batch') throw apiError('invalid_file', `File '${input.id}' has purpose '${input.purpose}', expected 'batch'.`, 'input_file_id')
+      const created = now()
+      const batch: BatchRecord = {
+        id: newId('batch_'),
+        object: 'batch',
+        endpoint: params.endpoint,
+        errors: null,
+        input_file_id: input.id,
+        completion_window: params.completion_window,
+        status: 'validating',
+        output_file_id: null,
+        error_file_id: null,
+        created_at: created,
+        in_progress_at: null,
+        expires_at: created + windowSeconds,
+        finalizing_at: null,
+        completed_at: null,
+        failed_at: null,
+        expired_at: null,
+        cancelling_at: null,
+        cancelled_at: null,
+        request_counts: { total: 0, completed: 0, failed: 0 },
+        metadata: params.metadata ?? null,
+        usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+        owner,
+        webhookUrl: params.webhook_url ?? null,
+        models: []
+      }
+      await save(batch)
+      active.set(batch.id, batch)
+      track(validate(batch))
+      return batch
+    },
+    get: owned,
+    list: async (owner, options) => await store.batches.list(owner, options),
+    async cancel (owner, id) {
+      const batch = await owned(owner, id)
+      if (batch.status === 'cancelling' || batch.status === 'cancelled') return batch
+      if (FINAL.has(batch.status) || batch.status === 'finalizing') {
+        throw new DriaError('batch_wrong_status', `Cannot cancel a batch with status '${batch.status}'.`)
+      }
+      const validating = batch.status === 'validating'
+      await transition(batch, 'cancelling', 'cancelling_at')
+      // A batch still validating is stopped by its validation step once ingest returns.
+      if (!validating) track(stopEarly(batch, 'batch_cancelled'))
+      return batch
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import { Command } from 'commander'
+import { createLogger, option, parseInteger, parseList, stopOnSignals } from '@dria/protocol'
+import { DEFAULT_DATA_DIR, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
+import { startCoordinator } from './coordinator.js'
+
+interface StartOptions {
+  host: string
+  port: number
+  p2pPort: number
+  p2pHost: string
+  dataDir: string
+  bootstrap: string[]
+  apiKeys: string[]
+  maxFileBytes: number
+  maxLines: number
+  logLevel: string
+}
+
+export async function runCoordinatorCli (argv: string[]): Promise<void> {
+  const program = new Command('dria-coordinator').description('Dria network coordinator: batch API, scheduling and verification')
+  program.command('start')
+    .description('start the coordinator')
+    .addOption(option('--host <address>', 'HTTP interface', 'DRIA_HOST', DEFAULT_HTTP_HOST))
+    .addOption(option('--port <port>', 'HTTP port (0 = random)', 'DRIA_PORT', DEFAULT_HTTP_PORT).argParser(parseInteger(0, 65535)))
+    .addOption(option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)))
+    .addOption(option('--p2p-host <address>', 'libp2p interface', 'DRIA_P2P_HOST', '127.0.0.1'))
+    .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
+    .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
+    .addOption(option('--api-keys <keys>', 'API keys accepted as Bearer tokens, comma-separated', 'DRIA_API_KEYS', []).argParser(parseList))
+    .addOption(option('--max-file-bytes <n>', 'largest upload accepted', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
+    .addOption(option('--max-lines <n>', 'most requests per batch file', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, 5_000_000)))
+    .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
+    .action(async (opts: StartOptions) => {
+      const logger = createLogger('dria-coordinator', opts.logLevel)
+      if (opts.apiKeys.length === 0) logger.warn('no API keys configured (DRIA_API_KEYS): every API request will be refused')
+      try {
+        const coordinator = await startCoordinator({ logger }, {
+          dataDir: opts.dataDir,
+          host: opts.host,
+          port: opts.port,
+          p2pPort: opts.p2pPort,
+          p2pHost: opts.p2pHost,
+          bootstrap: opts.bootstrap,
+          apiKeys: opts.apiKeys,
+          maxFileBytes: opts.maxFileBytes,
+          batches: { maxLinesPerFile: opts.maxLines }
+        })
+        stopOnSignals(coordinator.stop, logger)
+      } catch (err) {
+        logger.fatal({ err }, 'coordinator failed to start')
+        process.exit(1)
+      }
+    })
+  await program.parseAsync(argv)
+}

@@ -1,0 +1,82 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
+import type { DriaHost } from '@dria/p2p'
+import type { Logger } from '@dria/protocol'
+import type { FastifyInstance } from 'fastify'
+import { buildApp, createStaticKeyAuthenticator } from './api/index.js'
+import { createBatchService } from './batches/index.js'
+import type { BatchServiceInit } from './batches/index.js'
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES } from './constants.js'
+import { createFileService } from './files/index.js'
+import { loadOrCreatePrivateKey } from '@dria/protocol'
+import { createNetworkView } from './network/index.js'
+import type { NetworkViewInit } from './network/index.js'
+import { createScheduler } from './scheduler/index.js'
+import type { SchedulerInit } from './scheduler/index.js'
+import { openStore } from './store/index.js'
+
+export interface CoordinatorInit {
+  dataDir: string
+  /** HTTP interface. Default 127.0.0.1. */
+  host?: string
+  /** HTTP port; 0 picks a free one. Default 8080. */
+  port?: number
+  p2pPort?: number
+  p2pHost?: string
+  bootstrap?: string[]
+  apiKeys: string[]
+  maxFileBytes?: number
+  batches?: BatchServiceInit
+  scheduler?: SchedulerInit
+  network?: NetworkViewInit
+}
+
+export interface Coordinator {
+  readonly app: FastifyInstance
+  readonly host: DriaHost
+  /** `http://host:port` the API listens on. */
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/** Starts the coordinator: store, libp2p peer, network view, scheduler, batches, HTTP API. */
+export async function startCoordinator (components: { logger: Logger }, init: CoordinatorInit): Promise<Coordinator> {
+  const { logger } = components
+  await mkdir(init.dataDir, { recursive: true })
+  const store = await openStore(init.dataDir)
+  const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
+  const host = await createDriaHost({ privateKey, listenHost: init.p2pHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap })
+  const discovery = createDiscovery({ host, logger })
+  const network = createNetworkView({ host, discovery, logger }, init.network)
+  const client = createTaskClient({ host, logger })
+  const scheduler = createScheduler({ store, network, client, logger }, init.scheduler)
+  const maxFileBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
+  const files = createFileService({ store, logger }, { maxFileBytes })
+  const batches = createBatchService({ store, files, scheduler, network, logger }, init.batches)
+  const auth = createStaticKeyAuthenticator(init.apiKeys)
+  const app = await buildApp({ host, network, files, batches, auth, logger }, { maxFileBytes })
+
+  await network.start()
+  await batches.start()
+  const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
+  logger.info({
+    url: address,
+    peerId: host.peerId.toString(),
+    multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
+  }, 'coordinator ready')
+
+  return {
+    app,
+    host,
+    url: address,
+    async stop () {
+      await app.close()
+      await batches.stop()
+      network.stop()
+      await host.stop()
+      await store.close()
+      logger.info('coordinator stopped')
+    }
+  }
+}

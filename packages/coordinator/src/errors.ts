@@ -1,0 +1,31 @@
+import { DriaError } from '@dria/protocol'
+
+/** HTTP status of each coded error the API can return; anything else is a 500. */
+export const ERROR_STATUS: Readonly<Record<string, number>> = {
+  invalid_api_key: 401,
+  invalid_admin_token: 401,
+  not_found: 404,
+  file_not_found: 404,
+  batch_not_found: 404,
+  invalid_request_error: 400,
+  missing_required_parameter: 400,
+  invalid_parameter: 400,
+  invalid_file: 400,
+  invalid_purpose: 400,
+  invalid_endpoint: 400,
+  invalid_completion_window: 400,
+  invalid_metadata: 400,
+  file_too_large: 413,
+  batch_wrong_status: 409,
+  file_in_use: 409,
+  rate_limit_exceeded: 429,
+  quota_exceeded: 429
+}
+
+export function apiError (code: string, message: string, param?: string): DriaError {
+  return new DriaError(code, message, { param })
+}
+
+export function notFound (what: 'file' | 'batch', id: string): DriaError {
+  return apiError(`${what}_not_found`, `No ${what} found with id '${id}'.`)
+}

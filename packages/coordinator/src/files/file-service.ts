@@ -1,0 +1,99 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type { Readable } from 'node:stream'
+import type { Logger } from '@dria/protocol'
+import { DEFAULT_MAX_FILE_BYTES } from '../constants.js'
+import { apiError, notFound } from '../errors.js'
+import { newId } from '../ids.js'
+import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index.js'
+
+export interface FileServiceInit {
+  maxFileBytes?: number
+}
+
+export interface FileService {
+  /** Streams a body to a temp file (never buffering it), enforcing the size limit. */
+  receive(body: Readable): Promise<string>
+  /** Records a body written to a temp path (an upload, or an output file) as a file. */
+  adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose }): Promise<FileRecord>
+  discard(tempPath: string): Promise<void>
+  get(owner: string, id: string): Promise<FileRecord>
+  list(owner: string, options: ListOptions): Promise<{ data: FileRecord[], hasMore: boolean }>
+  open(owner: string, id: string): Promise<{ record: FileRecord, stream: Readable }>
+  delete(owner: string, id: string): Promise<FileRecord>
+  pathOf(id: string): string
+  /** A path in the files dir for a body being written. */
+  tempPath(): string
+}
+
+/** File bodies live on disk, one per id; metadata lives in LevelDB. */
+export function createFileService (components: { store: Store, logger: Logger }, init: FileServiceInit = {}): FileService {
+  const { store } = components
+  const maxBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
+  const pathOf = (id: string): string => join(store.filesDir, id)
+  const tempPath = (): string => join(store.filesDir, `${newId('upload-')}.tmp`)
+
+  async function get (owner: string, id: string): Promise<FileRecord> {
+    const record = await store.files.get(id)
+    // Another key's file is indistinguishable from a missing one.
+    if (record === undefined || record.owner !== owner) throw notFound('file', id)
+    return record
+  }
+
+  async function adopt (owner: string, temp: string, meta: { filename: string, purpose: FilePurpose }): Promise<FileRecord> {
+    const { size } = await stat(temp)
+    const record: FileRecord = {
+      id: newId('file-'),
+      object: 'file',
+      bytes: size,
+      created_at: Math.floor(Date.now() / 1000),
+      filename: meta.filename,
+      purpose: meta.purpose,
+      status: 'processed',
+      owner
+    }
+    await rename(temp, pathOf(record.id))
+    await store.files.put(record)
+    return record
+  }
+
+  return {
+    async receive (body) {
+      const temp = tempPath()
+      let bytes = 0
+      const limit = new Transform({
+        transform (chunk: Buffer, _encoding, callback) {
+          bytes += chunk.length
+          if (bytes > maxBytes) callback(apiError('file_too_large', `File exceeds the ${maxBytes}-byte limit.`))
+          else callback(null, chunk)
+        }
+      })
+      try {
+        await pipeline(body, limit, createWriteStream(temp))
+        return temp
+      } catch (err) {
+        await rm(temp, { force: true })
+        throw err
+      }
+    },
+    adopt,
+    discard: async (temp) => { await rm(temp, { force: true }) },
+    get,
+    list: async (owner, options) => await store.files.list(owner, options),
+    async open (owner, id) {
+      const record = await get(owner, id)
+      return { record, stream: createReadStream(pathOf(id)) }
+    },
+    async delete (owner, id) {
+      const record = await get(owner, id)
+      await store.files.delete(record)
+      await rm(pathOf(id), { force: true })
+      return record
+    },
+    pathOf,
+    tempPath
+  }
+}

@@ -1,0 +1,2 @@
+export * from './coordinator.js'
+export type { BatchObject, BatchRecord, FileRecord, RequestCounts } from './store/index.js'

@@ -1,0 +1,70 @@
+import { DriaError, verifyTaskResult } from '@dria/protocol'
+import type { TaskKindName, TaskResult } from '@dria/protocol'
+import type { PeerId } from '@libp2p/interface'
+import type { TaskOutcome } from '../store/index.js'
+
+export interface ResultExpectations {
+  peerId: PeerId
+  taskId: string
+  attempt: number
+  kind: TaskKindName
+  /** The digest the peer advertised for the model. */
+  modelDigest: string
+  /** `max_tokens` of the request, when it set one. */
+  maxTokens?: number
+}
+
+const FINISH_REASONS = new Set(['stop', 'length'])
+
+function malformed (message: string): DriaError {
+  return new DriaError('RESULT_MALFORMED', message)
+}
+
+/** Output must be the JSON shape of its kind; returns it re-serialized canonically. */
+function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
+  let output: unknown
+  try {
+    output = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+  } catch {
+    throw malformed('output is not UTF-8 JSON')
+  }
+  if (typeof output !== 'object' || output === null) throw malformed('output is not an object')
+  const o = output as Record<string, unknown>
+  if (kind === 'embedding') {
+    const ok = Array.isArray(o.embeddings) && o.embeddings.every(v => Array.isArray(v) && v.every(x => typeof x === 'number' && Number.isFinite(x)))
+    if (!ok) throw malformed('embeddings must be arrays of finite numbers')
+  } else {
+    if (typeof o.text !== 'string') throw malformed('output.text must be a string')
+    if (typeof o.finish_reason !== 'string' || !FINISH_REASONS.has(o.finish_reason)) throw malformed('output.finish_reason is invalid')
+  }
+  return JSON.stringify(output)
+}
+
+/**
+ * Checks a successful result before it is accepted: the node's signature (the receipt),
+ * that it answers this attempt of this task, the advertised model digest, the output
+ * structure, and usage within the requested bound. Throws a coded DriaError on any mismatch.
+ */
+export async function verifyResult (result: TaskResult, expected: ResultExpectations): Promise<TaskOutcome> {
+  await verifyTaskResult(expected.peerId, result)
+  if (result.taskId !== expected.taskId || result.attempt !== expected.attempt) {
+    throw new DriaError('RESULT_WRONG_TASK', `result is for ${result.taskId}#${result.attempt}`)
+  }
+  if (result.modelDigest !== expected.modelDigest) {
+    throw new DriaError('RESULT_WRONG_MODEL', `result digest ${result.modelDigest} differs from advertised ${expected.modelDigest}`)
+  }
+  const output = checkOutput(expected.kind, result.output)
+  const usage = result.usage ?? { promptTokens: 0, completionTokens: 0 }
+  if (expected.maxTokens !== undefined && usage.completionTokens > expected.maxTokens) {
+    throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.completionTokens} completion tokens exceed max_tokens ${expected.maxTokens}`)
+  }
+  return {
+    output,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    peer: expected.peerId.toString(),
+    modelDigest: result.modelDigest,
+    signature: Buffer.from(result.signature).toString('base64'),
+    finishedAt: Date.now()
+  }
+}

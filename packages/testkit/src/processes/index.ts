@@ -1,0 +1,2 @@
+export * from './spawn.js'
+export * from './network.js'
