@@ -1,0 +1,29 @@
+/** Defaults of the p2p package; every one can be overridden through the factory's `init`. */
+
+export const DEFAULT_LISTEN_HOST = '127.0.0.1'
+
+/** Connection manager: generous per-IP limits because test networks share 127.0.0.1. */
+export const MAX_CONNECTIONS = 512
+export const MAX_INCOMING_PENDING_CONNECTIONS = 64
+export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
+export const DIAL_TIMEOUT_MS = 10_000
+
+/** yamux drops connections whose peers open more early streams than this (default 10). */
+export const YAMUX_MAX_EARLY_STREAMS = 1_024
+
+/** How soon after start the bootstrap list is dialled. */
+export const BOOTSTRAP_DIAL_DELAY_MS = 10
+
+/** Upper bound of a DHT lookup (provide, find, put, get) made by discovery. */
+export const DISCOVERY_QUERY_TIMEOUT_MS = 20_000
+/** Providers returned by `findProviders` when the caller sets no limit (kad-dht's K). */
+export const DISCOVERY_PROVIDER_LIMIT = 20
+
+/** Concurrent task streams per connection, each direction. */
+export const TASK_MAX_STREAMS = 256
+/** How long a server waits for the request after a task stream opens. */
+export const TASK_READ_TIMEOUT_MS = 10_000
+/** Upper bound of one task round trip, engine time included, when the caller sets none. */
+export const TASK_TIMEOUT_MS = 300_000
+/** How long opening a task stream (dial + protocol negotiation) may take. */
+export const TASK_DIAL_TIMEOUT_MS = 10_000

@@ -1,0 +1,5 @@
+export { createDriaHost } from './host/index.js'
+export type { DriaHost, DriaHostInit } from './host/index.js'
+export { createDiscovery } from './discovery/index.js'
+export type { Discovery, DiscoveryComponents, DiscoveryInit, FindProvidersOptions } from './discovery/index.js'
+export * from './task/index.js'
