@@ -1,0 +1,7 @@
+export { ingestFile } from './ingest-file.js'
+export { createLineParser } from './line-parser.js'
+export type { LineParser, LineParserInit } from './line-parser.js'
+export { readLines } from './line-reader.js'
+export type { LineHandler, ReadLinesInit, ReadLinesResult } from './line-reader.js'
+export { MAX_LINE_BYTES, MAX_CUSTOM_ID_LENGTH } from './constants.js'
+export type { IngestOptions, IngestSummary, LineError, LineFormat, TaskSpec } from './types.js'
