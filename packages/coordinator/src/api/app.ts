@@ -1,6 +1,6 @@
 import multipart from '@fastify/multipart'
 import { fastify } from 'fastify'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
@@ -28,7 +28,7 @@ export interface AppInit {
 /** The HTTP API, separate from listening so tests can `inject()`. */
 export async function buildApp (components: AppComponents, init: AppInit): Promise<FastifyInstance> {
   const app = fastify({
-    loggerInstance: components.logger.child({ module: 'http' }),
+    loggerInstance: components.logger.child({ module: 'http' }) as FastifyBaseLogger,
     disableRequestLogging: true,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } }

@@ -145,8 +145,12 @@ export function createBatchService (components: { store: Store, files: FileServi
 
   async function writeResults (batch: BatchRecord): Promise<void> {
     const { outputPath, errorPath, outputLines, errorLines } = await assembleBatch({ store, files }, batch)
-    batch.output_file_id = outputLines > 0 || errorLines === 0 ? (await files.adopt(batch.owner, outputPath, { filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' })).id : null
+    // OpenAI always gives a completed batch an output file, and an error file only when needed.
+    const keepOutput = outputLines > 0 || errorLines === 0
+    batch.output_file_id = keepOutput ? (await files.adopt(batch.owner, outputPath, { filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' })).id : null
     batch.error_file_id = errorLines > 0 ? (await files.adopt(batch.owner, errorPath, { filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' })).id : null
+    if (!keepOutput) await files.discard(outputPath)
+    if (errorLines === 0) await files.discard(errorPath)
   }
 
   /** Ends a batch early: unfinished lines fail with `code`, finished work is kept. */

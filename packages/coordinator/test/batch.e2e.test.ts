@@ -1,0 +1,128 @@
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import OpenAI, { toFile } from 'openai'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
+
+const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
+const MODEL = 'stories260K'
+const API_KEY = 'sk-e2e-test'
+const LINES = 200
+
+describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator + 2 nodes, official openai SDK', () => {
+  let dir: Awaited<ReturnType<typeof tempDir>>
+  let coordinator: CoordinatorProcess
+  const nodes: NodeProcess[] = []
+  let openai: OpenAI
+
+  beforeAll(async () => {
+    dir = await tempDir('dria-batch-e2e-')
+    coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: [API_KEY] })
+    nodes.push(...await Promise.all([1, 2].map(i => startNodeProcess({
+      dataDir: join(dir.path, `node-${i}`),
+      bootstrap: coordinator.multiaddrs,
+      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', '4']
+    }))))
+    openai = new OpenAI({ baseURL: `${coordinator.url}/v1`, apiKey: API_KEY, maxRetries: 0 })
+    for (let i = 0; i < 100; i++) {
+      const models = await openai.models.list()
+      if (models.data.some(m => m.id === MODEL && (m as unknown as { nodes: number }).nodes === 2)) break
+      await new Promise(resolve => setTimeout(resolve, 200))
+    }
+  }, 120_000)
+
+  afterAll(async () => {
+    await Promise.all([...nodes, coordinator].filter(Boolean).map(p => p.stop()))
+    await dir?.remove()
+  })
+
+  it('lists the model with its node count', async () => {
+    const models = await openai.models.list()
+    const model = models.data.find(m => m.id === MODEL) as unknown as { object: string, nodes: number }
+    expect(model.object).toBe('model')
+    expect(model.nodes).toBe(2)
+  })
+
+  it('refuses requests without a valid key', async () => {
+    const stranger = new OpenAI({ baseURL: `${coordinator.url}/v1`, apiKey: 'wrong', maxRetries: 0 })
+    await expect(stranger.batches.list()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' })
+  })
+
+  it('runs a 200-line batch: every custom_id exactly once, real model text with usage', async () => {
+    const lines = Array.from({ length: LINES }, (_, i) => JSON.stringify({
+      custom_id: `req-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: MODEL, messages: [{ role: 'user', content: `Once upon a time, number ${i}` }], max_tokens: 32, temperature: 0 }
+    }))
+    const input = join(dir.path, 'input.jsonl')
+    await writeFile(input, lines.join('\n') + '\n')
+
+    const file = await openai.files.create({ file: await toFile(Buffer.from(lines.join('\n') + '\n'), 'input.jsonl'), purpose: 'batch' })
+    expect(file).toMatchObject({ object: 'file', purpose: 'batch', filename: 'input.jsonl' })
+    const fetched = await openai.files.retrieve(file.id)
+    expect(fetched.bytes).toBe(file.bytes)
+
+    const created = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+    expect(created.status).toBe('validating')
+    let batch = created
+    for (let i = 0; i < 600 && !['completed', 'failed', 'expired', 'cancelled'].includes(batch.status); i++) {
+      await new Promise(resolve => setTimeout(resolve, 250))
+      batch = await openai.batches.retrieve(created.id)
+    }
+    expect(batch.status).toBe('completed')
+    expect(batch.request_counts).toEqual({ total: LINES, completed: LINES, failed: 0 })
+    expect(batch.output_file_id).toBeTruthy()
+    expect(batch.error_file_id).toBeNull()
+    expect(batch.completed_at).toBeGreaterThanOrEqual(batch.created_at)
+
+    const output = await (await openai.files.content(batch.output_file_id!)).text()
+    const results = output.trim().split('\n').map(line => JSON.parse(line))
+    expect(results).toHaveLength(LINES)
+    expect(new Set(results.map(r => r.custom_id))).toEqual(new Set(Array.from({ length: LINES }, (_, i) => `req-${i}`)))
+    let outputTokens = 0
+    for (const result of results) {
+      expect(result.error).toBeNull()
+      expect(result.response.status_code).toBe(200)
+      const body = result.response.body
+      expect(body.object).toBe('chat.completion')
+      expect(body.model).toBe(MODEL)
+      expect(body.choices[0].message.role).toBe('assistant')
+      expect(body.choices[0].message.content.length).toBeGreaterThan(0)
+      expect(['stop', 'length']).toContain(body.choices[0].finish_reason)
+      expect(body.usage.completion_tokens).toBeLessThanOrEqual(32)
+      expect(body.usage.total_tokens).toBe(body.usage.prompt_tokens + body.usage.completion_tokens)
+      outputTokens += body.usage.completion_tokens
+    }
+    // The stories model writes English words.
+    expect(results.filter(r => /\b(the|a|and|was)\b/i.test(r.response.body.choices[0].message.content)).length).toBeGreaterThan(LINES / 2)
+    expect(batch.usage?.output_tokens).toBe(outputTokens)
+
+    // Both nodes did part of the work.
+    const peers = new Set(coordinator.lines.filter(l => l.msg === 'node joined').map(l => l.peer))
+    expect(peers.size).toBe(2)
+  })
+
+  it('answers unknown ids with 404 in the OpenAI error shape', async () => {
+    await expect(openai.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404, code: 'batch_not_found' })
+    await expect(openai.files.retrieve('file-nope')).rejects.toMatchObject({ status: 404, code: 'file_not_found' })
+  })
+
+  it('fails a batch whose file has invalid lines, with 1-based line numbers', async () => {
+    const content = [
+      JSON.stringify({ custom_id: 'ok', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } }),
+      '{not json',
+      JSON.stringify({ custom_id: 'ok', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } })
+    ].join('\n')
+    const file = await openai.files.create({ file: await toFile(Buffer.from(content), 'bad.jsonl'), purpose: 'batch' })
+    let batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+    for (let i = 0; i < 100 && batch.status === 'validating'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      batch = await openai.batches.retrieve(batch.id)
+    }
+    expect(batch.status).toBe('failed')
+    expect(batch.errors?.data?.map(e => [e.line, e.code])).toEqual([[2, 'invalid_json_line'], [3, 'duplicate_custom_id']])
+  })
+})

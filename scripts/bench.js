@@ -1,0 +1,21 @@
+// `pnpm bench <name> [args]`: runs one benchmark (or all) and prints its table.
+import '../packages/protocol/dist/polyfill.js'
+
+const BENCHMARKS = {
+  node: '../packages/node/dist/bench/node-bench.js',
+  network: '../packages/coordinator/dist/bench/network.js',
+  ingest: '../packages/coordinator/dist/bench/ingest.js'
+}
+
+const [name, ...args] = process.argv.slice(2)
+const selected = name === undefined || name === 'all' ? Object.keys(BENCHMARKS) : [name]
+for (const key of selected) {
+  const path = BENCHMARKS[key]
+  if (path === undefined) {
+    process.stderr.write(`unknown benchmark "${key}"; choose one of: ${Object.keys(BENCHMARKS).join(', ')}, all\n`)
+    process.exit(2)
+  }
+  process.stdout.write(`\n## ${key}\n`)
+  const { main } = await import(path)
+  await main(args)
+}
