@@ -1,0 +1,6 @@
+export { GENERATED_MODEL_NAME, DEFAULT_MODEL_SEED } from './constants.js'
+export { encodeGguf, writeGguf } from './writer.js'
+export type { GgufModel, GgufTensor, GgufValue, GgufNumberType, GgufBigIntType, WrittenGguf } from './writer.js'
+export { generateTinyModel } from './tiny-model.js'
+export type { TinyModelOptions } from './tiny-model.js'
+export { ensureGeneratedModel } from './ensure-model.js'
