@@ -1,0 +1,85 @@
+/**
+ * Network benchmark (`pnpm bench network`): a coordinator and two nodes as real processes.
+ * Baseline: each node's standalone throughput (tasks sent straight to it, one node at a time).
+ * Measured: a batch of the same requests through the HTTP API, spread over both nodes.
+ */
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DriaClient } from '@dria/cli'
+import { createDriaHost, createTaskClient } from '@dria/p2p'
+import { TaskKind, createLogger } from '@dria/protocol'
+import { REPO_ROOT, printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+
+const SHARED_MODELS = join(REPO_ROOT, '..', 'shared', 'models')
+const MODEL = 'stories260K'
+const SLOTS = 4
+const API_KEY = 'bench-key'
+
+const body = (i: number, maxTokens: number): Record<string, unknown> => ({
+  model: MODEL,
+  messages: [{ role: 'user', content: `Once upon a time, in story number ${i},` }],
+  max_tokens: maxTokens,
+  temperature: 0
+})
+
+export async function main (args: string[] = []): Promise<void> {
+  if (!existsSync(join(SHARED_MODELS, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS}`)
+  const requests = Number(args[0] ?? 200)
+  const maxTokens = 128
+  const logger = createLogger('bench', 'silent')
+  const dir = await tempDir('dria-bench-network-')
+  const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: [API_KEY], env: { DRIA_LOG_LEVEL: 'warn' } })
+  const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
+    dataDir: join(dir.path, `node-${i}`),
+    bootstrap: coordinator.multiaddrs,
+    args: ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', String(SLOTS)]
+  })))
+  const probe = await createDriaHost({ listenPort: 0 })
+  try {
+    // Standalone: each node alone, its share of the requests, SLOTS in flight.
+    const client = createTaskClient({ host: probe, logger })
+    const standalone: number[] = []
+    for (const node of nodes) {
+      const peer = peerIdFromString(node.peerId)
+      const share = Math.ceil(requests / nodes.length)
+      const started = performance.now()
+      const results = await runConcurrently(share, SLOTS, async i => await client.run(peer, {
+        taskId: `solo-${i}`,
+        attempt: 1,
+        kind: TaskKind.TASK_KIND_CHAT,
+        model: MODEL,
+        body: new TextEncoder().encode(JSON.stringify(body(i, maxTokens))),
+        timeoutMs: 60_000
+      }))
+      const tokens = results.reduce((sum, r) => sum + (r.result?.usage?.completionTokens ?? 0), 0)
+      standalone.push(tokens / ((performance.now() - started) / 1000))
+    }
+
+    // Through the network: one batch, both nodes.
+    const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
+    for (let i = 0; i < 100 && !(await api.models()).some(m => m.nodes === nodes.length); i++) await new Promise(resolve => setTimeout(resolve, 100))
+    const input = join(dir.path, 'batch.jsonl')
+    await writeFile(input, Array.from({ length: requests }, (_, i) => JSON.stringify({ custom_id: `r${i}`, method: 'POST', url: '/v1/chat/completions', body: body(i, maxTokens) })).join('\n'))
+    const file = await api.uploadFile(input)
+    const started = performance.now()
+    const created = await api.createBatch({ input_file_id: file.id, endpoint: '/v1/chat/completions' })
+    const batch = await api.waitForBatch(created.id, { intervalMs: 50 })
+    const seconds = (performance.now() - started) / 1000
+    if (batch.status !== 'completed' || batch.request_counts.failed > 0) throw new Error(`batch ended ${batch.status} with ${batch.request_counts.failed} failures`)
+    const networkTps = (batch.usage?.output_tokens ?? 0) / seconds
+    const sum = standalone.reduce((a, b) => a + b, 0)
+
+    printTable([
+      ...standalone.map((tps, i) => ({ measurement: `node ${i + 1} standalone (baseline)`, 'tokens/s': tps, detail: `${Math.ceil(requests / nodes.length)} requests, ${SLOTS} in flight` })),
+      { measurement: 'sum of standalone', 'tokens/s': sum, detail: '' },
+      { measurement: 'network batch (HTTP → coordinator → 2 nodes)', 'tokens/s': networkTps, detail: `${requests} requests, ${batch.usage?.output_tokens} tokens in ${seconds.toFixed(2)} s (create → completed)` },
+      { measurement: 'network / sum of standalone', 'tokens/s': networkTps / sum, detail: 'target ≥ 0.9' }
+    ])
+  } finally {
+    await probe.stop()
+    await Promise.all([...nodes, coordinator].map(async p => await p.stop()))
+    await dir.remove()
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Node daemon benchmark (`pnpm bench node`):
+ * - process start → advertised, for a tiny model;
+ * - protocol overhead per task (round trip minus the node's engine time);
+ * - throughput through the daemon vs the same engine called in-process (same model, slots).
+ */
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { createLlamaCppEngine } from '@dria/engines'
+import { createDriaHost, createTaskClient } from '@dria/p2p'
+import { TaskKind, createLogger } from '@dria/protocol'
+import { REPO_ROOT, median, percentile, printTable, runConcurrently, startNodeProcess, tempDir } from '@dria/testkit'
+
+const SHARED_MODELS = join(REPO_ROOT, '..', 'shared', 'models')
+const MODEL = 'stories260K'
+const SLOTS = 4
+const prompt = (i: number): string => `Once upon a time, in story number ${i},`
+
+export async function main (args: string[] = []): Promise<void> {
+  if (!existsSync(join(SHARED_MODELS, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS}`)
+  const requests = Number(args[0] ?? 64)
+  const maxTokens = 128
+  const logger = createLogger('bench', 'silent')
+  const dir = await tempDir('dria-bench-node-')
+  const bootstrap = await createDriaHost({ listenPort: 0 })
+  const addrs = bootstrap.getMultiaddrs().map(ma => ma.toString())
+  const nodeArgs = ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', String(SLOTS)]
+  try {
+    // 1. Start to advertised: spawn → "node ready" (logged after provider + capacity records are stored).
+    const startTimes: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now()
+      const node = await startNodeProcess({ dataDir: join(dir.path, `start-${i}`), bootstrap: addrs, args: nodeArgs })
+      startTimes.push(performance.now() - started)
+      await node.stop()
+    }
+
+    const node = await startNodeProcess({ dataDir: join(dir.path, 'node'), bootstrap: addrs, args: nodeArgs })
+    const client = createTaskClient({ host: bootstrap, logger })
+    const peer = peerIdFromString(node.peerId)
+    const send = async (i: number, tokens: number): Promise<{ roundTripMs: number, engineMs: number, completionTokens: number }> => {
+      const started = performance.now()
+      const response = await client.run(peer, {
+        taskId: `bench-${i}`,
+        attempt: 1,
+        kind: TaskKind.TASK_KIND_COMPLETION,
+        model: MODEL,
+        body: new TextEncoder().encode(JSON.stringify({ model: MODEL, prompt: prompt(i), max_tokens: tokens, temperature: 0 })),
+        timeoutMs: 60_000
+      })
+      const roundTripMs = performance.now() - started
+      const result = response.result
+      if (result === undefined || result.error !== undefined) throw new Error(`task failed: ${JSON.stringify(response.rejection ?? result?.error)}`)
+      return { roundTripMs, engineMs: (result.timings?.engineMs ?? 0) + (result.timings?.queueMs ?? 0), completionTokens: result.usage?.completionTokens ?? 0 }
+    }
+
+    // 2. Protocol overhead: sequential short tasks.
+    for (let i = 0; i < 5; i++) await send(i, 4)
+    const overheads: number[] = []
+    for (let i = 0; i < 100; i++) {
+      const { roundTripMs, engineMs } = await send(i, 4)
+      overheads.push(roundTripMs - engineMs)
+    }
+
+    // 3. Throughput through the daemon, `SLOTS` requests in flight.
+    const daemonStart = performance.now()
+    const viaDaemon = await runConcurrently(requests, SLOTS, async i => await send(i, maxTokens))
+    const daemonSeconds = (performance.now() - daemonStart) / 1000
+    const daemonTokens = viaDaemon.reduce((sum, r) => sum + r.completionTokens, 0)
+    await node.stop()
+
+    // The same engine in-process, same model, slots and threads, after the daemon has exited.
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS, models: [MODEL], slots: SLOTS, threads: 1 })
+    await engine.complete({ model: MODEL, prompt: prompt(0), maxTokens: 8, temperature: 0 })
+    const directStart = performance.now()
+    const direct = await runConcurrently(requests, SLOTS, async i => await engine.complete({ model: MODEL, prompt: prompt(i), maxTokens, temperature: 0 }))
+    const directSeconds = (performance.now() - directStart) / 1000
+    const directTokens = direct.reduce((sum, r) => sum + r.usage.completionTokens, 0)
+    await engine.close()
+
+    const daemonTps = daemonTokens / daemonSeconds
+    const directTps = directTokens / directSeconds
+    printTable([
+      { metric: 'start → advertised (median of 3)', value: `${median(startTimes).toFixed(0)} ms`, target: '≤ 3000 ms', detail: startTimes.map(t => t.toFixed(0)).join(', ') },
+      { metric: 'protocol overhead per task (median)', value: `${median(overheads).toFixed(2)} ms`, target: '≤ 5 ms', detail: `p90 ${percentile(overheads, 90).toFixed(2)} ms, 100 tasks` },
+      { metric: 'engine in-process (baseline)', value: `${directTps.toFixed(0)} tok/s`, target: '', detail: `${requests} req × ${maxTokens} max tokens, ${SLOTS} slots, 1 thread` },
+      { metric: 'through the daemon', value: `${daemonTps.toFixed(0)} tok/s`, target: '', detail: `${daemonTokens} tokens in ${daemonSeconds.toFixed(2)} s` },
+      { metric: 'daemon / in-process', value: (daemonTps / directTps).toFixed(3), target: '≥ 0.9', detail: '' }
+    ])
+  } finally {
+    await bootstrap.stop()
+    await dir.remove()
+  }
+}

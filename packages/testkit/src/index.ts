@@ -1,0 +1,2 @@
+export * from './processes/index.js'
+export * from './bench.js'
