@@ -93,19 +93,20 @@ function parseResponseFormat (body: Body): ResponseFormat | undefined {
 }
 
 function parseSampling (body: Body): SamplingParams {
+  const params: SamplingParams = {}
   // max_completion_tokens supersedes the deprecated max_tokens.
   const maxTokens = optionalInteger(body, 'max_completion_tokens', 1, 1_000_000) ?? optionalInteger(body, 'max_tokens', 1, 1_000_000)
-  const params: SamplingParams = {
-    maxTokens,
-    temperature: optionalNumber(body, 'temperature', 0, 2),
-    topP: optionalNumber(body, 'top_p', 0, 1),
-    seed: optionalInteger(body, 'seed', -(2 ** 53), 2 ** 53),
-    stop: parseStop(body),
-    responseFormat: parseResponseFormat(body)
-  }
-  for (const key of Object.keys(params) as Array<keyof SamplingParams>) {
-    if (params[key] === undefined) delete params[key]
-  }
+  if (maxTokens !== undefined) params.maxTokens = maxTokens
+  const temperature = optionalNumber(body, 'temperature', 0, 2)
+  if (temperature !== undefined) params.temperature = temperature
+  const topP = optionalNumber(body, 'top_p', 0, 1)
+  if (topP !== undefined) params.topP = topP
+  const seed = optionalInteger(body, 'seed', -(2 ** 53), 2 ** 53)
+  if (seed !== undefined) params.seed = seed
+  const stop = parseStop(body)
+  if (stop !== undefined) params.stop = stop
+  const responseFormat = parseResponseFormat(body)
+  if (responseFormat !== undefined) params.responseFormat = responseFormat
   return params
 }
 
