@@ -19,8 +19,12 @@ export function indexFromKey (key: string): number {
   return Number(key.slice(key.lastIndexOf(SEP) + 1))
 }
 
-/** gte/lt bounds covering every key that starts with the given parts. */
+/**
+ * gt/lt bounds covering every key that starts with the given parts. The upper bound replaces
+ * the trailing \x00 with \x01 rather than appending \xff: keys are compared as UTF-8 bytes,
+ * and any character above U+00FF (a model name like 'モデル') encodes above '\xff'.
+ */
 export function prefixRange (...parts: string[]): { gt: string, lt: string } {
-  const prefix = parts.join(SEP) + SEP
-  return { gt: prefix, lt: prefix + '\xff' }
+  const prefix = parts.join(SEP)
+  return { gt: prefix + SEP, lt: prefix + '\x01' }
 }

@@ -56,26 +56,26 @@ export class TaskStore {
     }
   }
 
-  markAssigned (row: TaskRow, peer: string): Promise<void> {
+  async markAssigned (row: TaskRow, peer: string): Promise<void> {
     this.#expect(row, 'pending')
     const next: TaskRow = { ...row, state: 'assigned', attempts: row.attempts + 1, peer }
-    return this.#move(row, next)
+    await this.#move(row, next)
   }
 
   /** Puts an assigned task back in its queue (rejected, failed retryably, or orphaned by a restart). */
-  markPending (row: TaskRow): Promise<void> {
+  async markPending (row: TaskRow): Promise<void> {
     this.#expect(row, 'assigned')
-    return this.#move(row, { ...row, state: 'pending', peer: undefined })
+    await this.#move(row, { ...row, state: 'pending', peer: undefined })
   }
 
-  markCompleted (row: TaskRow, outcome: TaskOutcome): Promise<void> {
+  async markCompleted (row: TaskRow, outcome: TaskOutcome): Promise<void> {
     this.#expect(row, 'assigned')
-    return this.#move(row, { ...row, state: 'completed', outcome })
+    await this.#move(row, { ...row, state: 'completed', outcome })
   }
 
-  markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
+  async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
     if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending or assigned')
-    return this.#move(row, { ...row, state: 'failed', failure })
+    await this.#move(row, { ...row, state: 'failed', failure })
   }
 
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */

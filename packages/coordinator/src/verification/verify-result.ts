@@ -20,11 +20,16 @@ function malformed (message: string): DriaError {
   return new DriaError('RESULT_MALFORMED', message)
 }
 
-/** Output must be the JSON shape of its kind; returns it re-serialized canonically. */
+/**
+ * Output must be the JSON shape of its kind. Returns the text exactly as signed (not
+ * re-serialized), so the stored outcome and signature still verify as a receipt.
+ */
 function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
+  let text: string
   let output: unknown
   try {
-    output = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes)
+    output = JSON.parse(text)
   } catch {
     throw malformed('output is not UTF-8 JSON')
   }
@@ -37,7 +42,7 @@ function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
     if (typeof o.text !== 'string') throw malformed('output.text must be a string')
     if (typeof o.finish_reason !== 'string' || !FINISH_REASONS.has(o.finish_reason)) throw malformed('output.finish_reason is invalid')
   }
-  return JSON.stringify(output)
+  return text
 }
 
 /**

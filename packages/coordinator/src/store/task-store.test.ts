@@ -1,0 +1,190 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openStore } from './index.js'
+import type { Store, TaskOutcome, TaskRow } from './index.js'
+
+const outcome: TaskOutcome = {
+  output: '{"text":"Once upon a time","finish_reason":"stop"}',
+  promptTokens: 7,
+  completionTokens: 4,
+  peer: 'peer-a',
+  modelDigest: 'sha256:abc',
+  signature: 'c2ln',
+  finishedAt: 1_700_000_000_000
+}
+
+function row (batchId: string, index: number, model = 'm1'): TaskRow {
+  return {
+    batchId,
+    index,
+    line: index + 1,
+    customId: `req-${index}`,
+    kind: 'chat',
+    model,
+    body: JSON.stringify({ model, messages: [{ role: 'user', content: `hi ${index}` }] }),
+    format: 'openai',
+    state: 'pending',
+    attempts: 0
+  }
+}
+
+async function collect<T> (iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = []
+  for await (const item of iterable) out.push(item)
+  return out
+}
+
+const indexes = (rows: TaskRow[]): number[] => rows.map(r => r.index)
+
+describe('TaskStore', () => {
+  let dir: string
+  let store: Store
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'dria-task-store-'))
+    store = await openStore(dir)
+  })
+
+  afterEach(async () => {
+    await store.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('lists pending rows per model, in index order, paging with afterIndex', async () => {
+    // Indexes past 9 and 99 check that keys sort numerically, not as strings.
+    const rows = Array.from({ length: 120 }, (_, i) => row('batch_a', i, i % 3 === 0 ? 'm2' : 'm1'))
+    await store.tasks.insert(rows)
+
+    const m1 = rows.filter(r => r.model === 'm1').map(r => r.index)
+    const m2 = rows.filter(r => r.model === 'm2').map(r => r.index)
+    expect(indexes(await store.tasks.pendingRows('batch_a', 'm1', 1000))).toEqual(m1)
+    expect(indexes(await store.tasks.pendingRows('batch_a', 'm2', 1000))).toEqual(m2)
+
+    const paged: number[] = []
+    let after = -1
+    for (;;) {
+      const page = await store.tasks.pendingRows('batch_a', 'm1', 7, after)
+      if (page.length === 0) break
+      expect(page.length).toBeLessThanOrEqual(7)
+      paged.push(...indexes(page))
+      after = page[page.length - 1].index
+    }
+    expect(paged).toEqual(m1)
+
+    expect(await store.tasks.pendingRows('batch_a', 'other', 10)).toEqual([])
+    expect(await store.tasks.pendingRows('batch_b', 'm1', 10)).toEqual([])
+    expect(await store.tasks.get('batch_a', 5)).toEqual(rows[5])
+    expect(await store.tasks.get('batch_a', 500)).toBeUndefined()
+  })
+
+  it('does not mix batches whose ids share a prefix', async () => {
+    await store.tasks.insert([row('batch_a', 0), row('batch_a', 1)])
+    await store.tasks.insert([row('batch_ab', 0)])
+    expect(indexes(await store.tasks.pendingRows('batch_a', 'm1', 10))).toEqual([0, 1])
+    expect((await collect(store.tasks.rows('batch_a'))).map(r => r.batchId)).toEqual(['batch_a', 'batch_a'])
+  })
+
+  it('moves rows through assigned, pending, completed and failed', async () => {
+    await store.tasks.insert([row('b', 0), row('b', 1), row('b', 2), row('b', 3)])
+    const [r0, r1, r2, r3] = await store.tasks.pendingRows('b', 'm1', 10)
+
+    await store.tasks.markAssigned(r0, 'peer-a')
+    expect(r0).toMatchObject({ state: 'assigned', attempts: 1, peer: 'peer-a' })
+    await store.tasks.markAssigned(r1, 'peer-b')
+    await store.tasks.markAssigned(r2, 'peer-a')
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([3])
+    expect(indexes(await collect(store.tasks.assignedRows('b')))).toEqual([0, 1, 2])
+
+    // Rejected: back in the queue with its attempt counted.
+    await store.tasks.markPending(r0)
+    expect(await store.tasks.get('b', 0)).toMatchObject({ state: 'pending', attempts: 1 })
+    expect((await store.tasks.get('b', 0))?.peer).toBeUndefined()
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0, 3])
+
+    await store.tasks.markCompleted(r1, outcome)
+    await store.tasks.markFailed(r2, { code: 'engine_error', message: 'boom', status: 500 })
+    await store.tasks.markFailed(r3, { code: 'batch_cancelled', message: 'cancelled' })
+
+    expect(await store.tasks.get('b', 1)).toMatchObject({ state: 'completed', outcome, peer: 'peer-b' })
+    expect(await store.tasks.get('b', 2)).toMatchObject({ state: 'failed', failure: { code: 'engine_error', status: 500 } })
+    expect(await store.tasks.get('b', 3)).toMatchObject({ state: 'failed', failure: { code: 'batch_cancelled' } })
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0])
+    expect(await collect(store.tasks.assignedRows('b'))).toEqual([])
+    expect((await collect(store.tasks.rows('b'))).map(r => r.state)).toEqual(['pending', 'completed', 'failed', 'failed'])
+  })
+
+  it('throws TASK_WRONG_STATE on transitions from the wrong state and leaves the row alone', async () => {
+    await store.tasks.insert([row('b', 0), row('b', 1)])
+    const [pending, other] = await store.tasks.pendingRows('b', 'm1', 10)
+
+    await expect(store.tasks.markPending(pending)).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await expect(store.tasks.markCompleted(pending, outcome)).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+
+    await store.tasks.markAssigned(pending, 'peer-a')
+    await expect(store.tasks.markAssigned(pending, 'peer-b')).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await store.tasks.markCompleted(pending, outcome)
+    await expect(store.tasks.markCompleted(pending, outcome)).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await expect(store.tasks.markFailed(pending, { code: 'x', message: 'x' })).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await expect(store.tasks.markAssigned(pending, 'peer-b')).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await expect(store.tasks.markPending(pending)).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+
+    await store.tasks.markFailed(other, { code: 'x', message: 'x' })
+    await expect(store.tasks.markFailed(other, { code: 'y', message: 'y' })).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+    await expect(store.tasks.markAssigned(other, 'peer-a')).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+
+    expect(await store.tasks.get('b', 0)).toMatchObject({ state: 'completed', attempts: 1, peer: 'peer-a' })
+    expect(await store.tasks.get('b', 1)).toMatchObject({ state: 'failed', failure: { code: 'x' } })
+    expect(await store.tasks.pendingRows('b', 'm1', 10)).toEqual([])
+  })
+
+  it('deleteBatch removes every row and index entry of one batch and nothing of another', async () => {
+    // Model names are user input: a non-Latin name must not escape the batch's key range.
+    const models = ['m1', 'm2', 'モデル', 'emoji-🦙']
+    for (const batchId of ['batch_x', 'batch_y']) {
+      await store.tasks.insert(Array.from({ length: 8 }, (_, i) => row(batchId, i, models[i % models.length])))
+      const rows = await collect(store.tasks.rows(batchId))
+      await store.tasks.markAssigned(rows[0], 'peer-a')
+      await store.tasks.markAssigned(rows[1], 'peer-a')
+      await store.tasks.markCompleted(rows[1], outcome)
+      await store.tasks.markFailed(rows[2], { code: 'x', message: 'x' })
+    }
+
+    await store.tasks.deleteBatch('batch_x')
+
+    expect(await collect(store.tasks.rows('batch_x'))).toEqual([])
+    expect(await collect(store.tasks.assignedRows('batch_x'))).toEqual([])
+    for (const model of models) expect(await store.tasks.pendingRows('batch_x', model, 100)).toEqual([])
+    // Re-inserting after a delete (a restarted validation) must not resurrect old index entries.
+    await store.tasks.insert(Array.from({ length: 8 }, (_, i) => row('batch_x', i, 'm1')))
+    for (const model of models) {
+      expect(indexes(await store.tasks.pendingRows('batch_x', model, 100))).toEqual(model === 'm1' ? [0, 1, 2, 3, 4, 5, 6, 7] : [])
+    }
+
+    const y = await collect(store.tasks.rows('batch_y'))
+    expect(y.map(r => r.state)).toEqual(['assigned', 'completed', 'failed', 'pending', 'pending', 'pending', 'pending', 'pending'])
+    expect(indexes(await collect(store.tasks.assignedRows('batch_y')))).toEqual([0])
+    expect(indexes(await store.tasks.pendingRows('batch_y', 'モデル', 100))).toEqual([6])
+    expect(indexes(await store.tasks.pendingRows('batch_y', 'emoji-🦙', 100))).toEqual([3, 7])
+  })
+
+  it('keeps rows and their state across close and reopen', async () => {
+    await store.tasks.insert([row('b', 0), row('b', 1), row('b', 2)])
+    const [r0, r1] = await store.tasks.pendingRows('b', 'm1', 10)
+    await store.tasks.markAssigned(r0, 'peer-a')
+    await store.tasks.markAssigned(r1, 'peer-a')
+    await store.tasks.markCompleted(r1, outcome)
+    await store.close()
+
+    store = await openStore(dir)
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([2])
+    const assigned = await collect(store.tasks.assignedRows('b'))
+    expect(assigned).toEqual([{ ...row('b', 0), state: 'assigned', attempts: 1, peer: 'peer-a' }])
+    expect(await store.tasks.get('b', 1)).toEqual({ ...row('b', 1), state: 'completed', attempts: 1, peer: 'peer-a', outcome })
+
+    // Transitions still work on rows read back from disk.
+    await store.tasks.markPending(assigned[0])
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0, 2])
+  })
+})

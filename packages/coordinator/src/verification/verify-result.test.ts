@@ -1,0 +1,127 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { signTaskResult, verifyTaskResult } from '@dria/protocol'
+import type { TaskResult } from '@dria/protocol'
+import type { PeerId, PrivateKey } from '@libp2p/interface'
+import { verifyResult } from './verify-result.js'
+import type { ResultExpectations } from './verify-result.js'
+
+const DIGEST = 'sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d'
+const encode = (value: unknown): Uint8Array => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value))
+
+describe('verifyResult', () => {
+  let key: PrivateKey
+  let peerId: PeerId
+  let otherKey: PrivateKey
+  let expected: ResultExpectations
+
+  beforeAll(async () => {
+    key = await generateKeyPair('Ed25519')
+    peerId = peerIdFromPrivateKey(key)
+    otherKey = await generateKeyPair('Ed25519')
+    expected = { peerId, taskId: 'batch_abc-3', attempt: 2, kind: 'chat', modelDigest: DIGEST, maxTokens: 16 }
+  })
+
+  async function signed (overrides: Partial<TaskResult> = {}, signer = key): Promise<TaskResult> {
+    return await signTaskResult(signer, {
+      taskId: 'batch_abc-3',
+      attempt: 2,
+      model: 'stories260K',
+      modelDigest: DIGEST,
+      output: encode({ text: 'Once upon a time, there was a cat.', finish_reason: 'length' }),
+      usage: { promptTokens: 9, completionTokens: 16 },
+      signature: new Uint8Array(),
+      ...overrides
+    })
+  }
+
+  it('accepts a well-formed result signed by the peer and keeps a verifiable receipt', async () => {
+    // Non-canonical JSON (spacing, 1.50) must survive byte for byte: the receipt signs these bytes.
+    const raw = '{ "text": "Once upon a time", "finish_reason": "stop", "score": 1.50 }'
+    const result = await signed({ output: encode(raw), usage: { promptTokens: 9, completionTokens: 4 } })
+    const before = Date.now()
+    const outcome = await verifyResult(result, expected)
+    expect(outcome).toEqual({
+      output: raw,
+      promptTokens: 9,
+      completionTokens: 4,
+      peer: peerId.toString(),
+      modelDigest: DIGEST,
+      signature: Buffer.from(result.signature).toString('base64'),
+      finishedAt: expect.any(Number)
+    })
+    expect(outcome.finishedAt).toBeGreaterThanOrEqual(before)
+
+    // The stored outcome alone is enough to check the receipt again later.
+    await expect(verifyTaskResult(peerId, {
+      taskId: expected.taskId,
+      attempt: expected.attempt,
+      model: 'stories260K',
+      modelDigest: outcome.modelDigest,
+      output: encode(outcome.output),
+      signature: Buffer.from(outcome.signature, 'base64')
+    })).resolves.toBeUndefined()
+  })
+
+  it('accepts embeddings and usage exactly at max_tokens, and any usage without max_tokens', async () => {
+    const embedding = await signed({ output: encode({ embeddings: [[0.5, -1, 2e-8], [0, 0, 1]] }), usage: { promptTokens: 6, completionTokens: 0 } })
+    expect(JSON.parse((await verifyResult(embedding, { ...expected, kind: 'embedding' })).output)).toEqual({ embeddings: [[0.5, -1, 2e-8], [0, 0, 1]] })
+
+    expect((await verifyResult(await signed(), expected)).completionTokens).toBe(16)
+    const long = await signed({ usage: { promptTokens: 9, completionTokens: 5000 } })
+    const { maxTokens: _maxTokens, ...unbounded } = expected
+    expect((await verifyResult(long, unbounded)).completionTokens).toBe(5000)
+    // A result without usage counts as zero tokens.
+    expect(await verifyResult(await signed({ usage: undefined }), expected)).toMatchObject({ promptTokens: 0, completionTokens: 0 })
+  })
+
+  it('rejects a bad or foreign signature with RESULT_BAD_SIGNATURE', async () => {
+    const result = await signed()
+    const flipped = new Uint8Array(result.signature)
+    flipped[0] ^= 1
+    await expect(verifyResult({ ...result, signature: flipped }, expected)).rejects.toMatchObject({ code: 'RESULT_BAD_SIGNATURE' })
+    await expect(verifyResult({ ...result, signature: new Uint8Array() }, expected)).rejects.toMatchObject({ code: 'RESULT_BAD_SIGNATURE' })
+    // Output changed after signing.
+    await expect(verifyResult({ ...result, output: encode({ text: 'Forged', finish_reason: 'stop' }) }, expected)).rejects.toMatchObject({ code: 'RESULT_BAD_SIGNATURE' })
+    // Signed by a different peer than the one the task went to.
+    await expect(verifyResult(await signed({}, otherKey), expected)).rejects.toMatchObject({ code: 'RESULT_BAD_SIGNATURE' })
+    await expect(verifyResult(result, { ...expected, peerId: peerIdFromPrivateKey(otherKey) })).rejects.toMatchObject({ code: 'RESULT_BAD_SIGNATURE' })
+  })
+
+  it('rejects a correctly signed answer to another task or attempt with RESULT_WRONG_TASK', async () => {
+    await expect(verifyResult(await signed({ taskId: 'batch_abc-4' }), expected)).rejects.toMatchObject({ code: 'RESULT_WRONG_TASK' })
+    await expect(verifyResult(await signed({ attempt: 1 }), expected)).rejects.toMatchObject({ code: 'RESULT_WRONG_TASK' })
+  })
+
+  it('rejects a digest other than the advertised one with RESULT_WRONG_MODEL', async () => {
+    await expect(verifyResult(await signed({ modelDigest: 'sha256:0000' }), expected)).rejects.toMatchObject({ code: 'RESULT_WRONG_MODEL' })
+    await expect(verifyResult(await signed({ modelDigest: '' }), expected)).rejects.toMatchObject({ code: 'RESULT_WRONG_MODEL' })
+  })
+
+  it('rejects malformed output with RESULT_MALFORMED', async () => {
+    const cases: Array<[ResultExpectations['kind'], Uint8Array]> = [
+      ['chat', encode('not json')],
+      ['chat', new Uint8Array([0x7b, 0xff, 0xfe, 0x7d])],
+      // A BOM would be dropped by decoding, so the stored text would no longer match the signature.
+      ['chat', new Uint8Array([0xef, 0xbb, 0xbf, ...encode({ text: 'hi', finish_reason: 'stop' })])],
+      ['chat', encode('"just a string"')],
+      ['chat', encode('null')],
+      ['chat', encode({ finish_reason: 'stop' })],
+      ['chat', encode({ text: 42, finish_reason: 'stop' })],
+      ['chat', encode({ text: 'hi' })],
+      ['completion', encode({ text: 'hi', finish_reason: 'exploded' })],
+      ['embedding', encode({ text: 'hi', finish_reason: 'stop' })],
+      ['embedding', encode({ embeddings: [0.1, 0.2] })],
+      ['embedding', encode({ embeddings: [[0.1, '0.2']] })],
+      ['embedding', encode({ embeddings: [[0.1, null]] })]
+    ]
+    for (const [kind, output] of cases) {
+      await expect(verifyResult(await signed({ output }), { ...expected, kind }), new TextDecoder().decode(output)).rejects.toMatchObject({ code: 'RESULT_MALFORMED' })
+    }
+  })
+
+  it('rejects usage above max_tokens with RESULT_USAGE_EXCEEDED', async () => {
+    await expect(verifyResult(await signed({ usage: { promptTokens: 9, completionTokens: 17 } }), expected)).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
+  })
+})
