@@ -2,6 +2,8 @@ import { Command } from 'commander'
 import { createLogger, option, parseInteger, parseList, stopOnSignals } from '@dria/protocol'
 import { DEFAULT_DATA_DIR, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
 import { startCoordinator } from './coordinator.js'
+import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
+import type { PlanLimits, PlanName } from './accounts/index.js'
 
 interface StartOptions {
   host: string
@@ -11,9 +13,18 @@ interface StartOptions {
   dataDir: string
   bootstrap: string[]
   apiKeys: string[]
+  adminToken?: string
+  plans?: string
   maxFileBytes: number
   maxLines: number
   logLevel: string
+}
+
+/** --max-lines and --max-file-bytes set every plan; --plans (JSON) refines single plans. */
+function planLimits (opts: StartOptions): Record<PlanName, PlanLimits> {
+  const overrides = (opts.plans === undefined ? {} : JSON.parse(opts.plans)) as Record<string, Record<string, number>>
+  resolvePlans(overrides) // rejects unknown plans and fields before they are merged below
+  return resolvePlans(Object.fromEntries(PLAN_NAMES.map(plan => [plan, { tasksPerFile: opts.maxLines, fileBytes: opts.maxFileBytes, ...overrides[plan] }])))
 }
 
 export async function runCoordinatorCli (argv: string[]): Promise<void> {
@@ -27,8 +38,10 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
     .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
     .addOption(option('--api-keys <keys>', 'API keys accepted as Bearer tokens, comma-separated', 'DRIA_API_KEYS', []).argParser(parseList))
-    .addOption(option('--max-file-bytes <n>', 'largest upload accepted', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
-    .addOption(option('--max-lines <n>', 'most requests per batch file', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, 5_000_000)))
+    .addOption(option('--admin-token <token>', 'enables the admin API (API keys) for this bearer token', 'DRIA_ADMIN_TOKEN'))
+    .addOption(option('--max-file-bytes <n>', 'largest upload, every plan', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
+    .addOption(option('--max-lines <n>', 'most requests per batch file, every plan', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, MAX_TASKS_PER_FILE)))
+    .addOption(option('--plans <json>', 'per-plan limit overrides, e.g. {"free":{"filesPerDay":5}}', 'DRIA_PLANS'))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-coordinator', opts.logLevel)
@@ -42,8 +55,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
           p2pHost: opts.p2pHost,
           bootstrap: opts.bootstrap,
           apiKeys: opts.apiKeys,
-          maxFileBytes: opts.maxFileBytes,
-          batches: { maxLinesPerFile: opts.maxLines }
+          adminToken: opts.adminToken,
+          plans: planLimits(opts)
         })
         stopOnSignals(coordinator.stop, logger)
       } catch (err) {

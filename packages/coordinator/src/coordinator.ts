@@ -4,10 +4,12 @@ import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
-import { buildApp, createStaticKeyAuthenticator } from './api/index.js'
+import { DEFAULT_PLANS } from './accounts/index.js'
+import type { PlanLimits, PlanName } from './accounts/index.js'
+import { buildApp, createAuthenticator } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
-import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES } from './constants.js'
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './constants.js'
 import { createFileService } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
@@ -26,7 +28,10 @@ export interface CoordinatorInit {
   p2pHost?: string
   bootstrap?: string[]
   apiKeys: string[]
-  maxFileBytes?: number
+  /** Enables the admin API (`Authorization: Bearer <token>`). */
+  adminToken?: string
+  /** Plan limits; default DEFAULT_PLANS. */
+  plans?: Record<PlanName, PlanLimits>
   batches?: BatchServiceInit
   scheduler?: SchedulerInit
   network?: NetworkViewInit
@@ -51,11 +56,13 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const network = createNetworkView({ host, discovery, logger }, init.network)
   const client = createTaskClient({ host, logger })
   const scheduler = createScheduler({ store, network, client, logger }, init.scheduler)
-  const maxFileBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
+  const plans = init.plans ?? DEFAULT_PLANS
+  // The largest any plan allows; each plan's own limit is checked while streaming.
+  const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const batches = createBatchService({ store, files, scheduler, network, logger }, init.batches)
-  const auth = createStaticKeyAuthenticator(init.apiKeys)
-  const app = await buildApp({ host, network, files, batches, auth, logger }, { maxFileBytes })
+  const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
+  const app = await buildApp({ host, network, files, batches, auth, keys: store.keys, logger }, { maxFileBytes })
 
   await network.start()
   await batches.start()

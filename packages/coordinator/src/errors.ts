@@ -7,6 +7,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   not_found: 404,
   file_not_found: 404,
   batch_not_found: 404,
+  key_not_found: 404,
+  upload_not_found: 404,
   invalid_request_error: 400,
   missing_required_parameter: 400,
   invalid_parameter: 400,
@@ -19,7 +21,9 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   batch_wrong_status: 409,
   file_in_use: 409,
   rate_limit_exceeded: 429,
-  quota_exceeded: 429
+  quota_exceeded: 429,
+  too_many_batches: 429,
+  too_many_files: 429
 }
 
 export function apiError (code: string, message: string, param?: string): DriaError {
@@ -28,4 +32,14 @@ export function apiError (code: string, message: string, param?: string): DriaEr
 
 export function notFound (what: 'file' | 'batch', id: string): DriaError {
   return apiError(`${what}_not_found`, `No ${what} found with id '${id}'.`)
+}
+
+/** A limit of the caller's plan was hit; `retryAfterSeconds` becomes the `retry-after` header. */
+export class LimitError extends DriaError {
+  readonly retryAfterSeconds?: number
+
+  constructor (code: string, message: string, retryAfterSeconds?: number) {
+    super(code, message, { retryable: retryAfterSeconds !== undefined })
+    this.retryAfterSeconds = retryAfterSeconds
+  }
 }

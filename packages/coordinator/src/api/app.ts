@@ -6,7 +6,9 @@ import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
 import type { FileService } from '../files/index.js'
 import type { NetworkView } from '../network/index.js'
+import type { KeyStore } from '../accounts/index.js'
 import type { Authenticator } from './auth.js'
+import { registerAdminRoutes } from './admin-routes.js'
 import { errorBody, handleError } from './error-handler.js'
 import { registerBatchRoutes } from './batches-routes.js'
 import { registerFileRoutes } from './files-routes.js'
@@ -18,6 +20,7 @@ export interface AppComponents {
   files: FileService
   batches: BatchService
   auth: Authenticator
+  keys: KeyStore
   logger: Logger
 }
 
@@ -41,5 +44,6 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
   registerNetworkRoutes(app, components)
   registerFileRoutes(app, components)
   registerBatchRoutes(app, components)
+  registerAdminRoutes(app, components)
   return app
 }

@@ -29,8 +29,8 @@ export function registerBatchRoutes (app: FastifyInstance, components: { batches
   app.post<{ Body: CreateBatchParams }>('/v1/batches', {
     schema: { body: createBody, response: withErrors({ 200: batchSchema }) }
   }, async (request) => {
-    const { keyId } = await auth.authenticate(request)
-    return toBatchObject(await batches.create(keyId, request.body))
+    const { keyId, limits } = await auth.authenticate(request)
+    return toBatchObject(await batches.create(keyId, request.body, limits))
   })
 
   app.get<{ Querystring: { limit?: number, after?: string } }>('/v1/batches', {

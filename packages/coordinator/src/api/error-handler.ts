@@ -1,6 +1,6 @@
 import { isDriaError } from '@dria/protocol'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { ERROR_STATUS } from '../errors.js'
+import { ERROR_STATUS, LimitError } from '../errors.js'
 
 export interface OpenAIErrorBody {
   error: { message: string, type: string, param: string | null, code: string | null }
@@ -22,6 +22,7 @@ export function handleError (err: FastifyError, request: FastifyRequest, reply: 
   if (isDriaError(err)) {
     const status = ERROR_STATUS[err.code] ?? 400
     if (status === 409) void reply.header('x-should-retry', 'false')
+    if (err instanceof LimitError && err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds))
     void reply.status(status).send(errorBody(status, err.code, err.message, err.param ?? null))
     return
   }

@@ -18,8 +18,10 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
   const { files, auth } = components
 
   app.post('/v1/files', { schema: { response: withErrors({ 200: fileSchema }) } }, async (request) => {
-    const { keyId } = await auth.authenticate(request)
+    const { keyId, limits } = await auth.authenticate(request)
     if (!request.isMultipart()) throw apiError('invalid_request_error', 'Upload a file with multipart/form-data (fields: file, purpose).')
+    // Every upload has purpose `batch`, so the daily quota is checked before reading the body.
+    await files.checkDailyUploads(keyId, limits.filesPerDay)
     let temp: string | undefined
     let filename = 'upload.jsonl'
     let purpose: string | undefined
@@ -32,7 +34,7 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
             throw apiError('invalid_request_error', 'Send exactly one file, in the `file` field.', 'file')
           }
           filename = part.filename !== '' ? part.filename : filename
-          temp = await files.receive(part.file)
+          temp = await files.receive(part.file, limits.fileBytes)
         } else if (part.fieldname === 'purpose') {
           purpose = String(part.value)
         }

@@ -1,9 +1,7 @@
 import { DriaError, kindOfEndpoint } from '@dria/protocol'
 import type { Logger } from '@dria/protocol'
-import {
-  COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, DEFAULT_MAX_LINES_PER_FILE
-} from '../constants.js'
-import { apiError, notFound } from '../errors.js'
+import { COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS } from '../constants.js'
+import { LimitError, apiError, notFound } from '../errors.js'
 import type { FileService } from '../files/index.js'
 import { newId } from '../ids.js'
 import { ingestFile } from '../ingest/index.js'
@@ -20,8 +18,13 @@ export interface CreateBatchParams {
   webhook_url?: string | null
 }
 
+/** The limits of the creator's plan that apply to a batch. */
+export interface BatchLimits {
+  tasksPerFile: number
+  concurrentBatches: number
+}
+
 export interface BatchServiceInit {
-  maxLinesPerFile?: number
   /** Overrides the 24 h completion window (tests). */
   completionWindowSeconds?: number
   expiryCheckIntervalMs?: number
@@ -30,7 +33,7 @@ export interface BatchServiceInit {
 export interface BatchService {
   start(): Promise<void>
   stop(): Promise<void>
-  create(owner: string, params: CreateBatchParams): Promise<BatchRecord>
+  create(owner: string, params: CreateBatchParams, limits: BatchLimits): Promise<BatchRecord>
   get(owner: string, id: string): Promise<BatchRecord>
   list(owner: string, options: ListOptions): Promise<{ data: BatchRecord[], hasMore: boolean }>
   cancel(owner: string, id: string): Promise<BatchRecord>
@@ -53,7 +56,6 @@ const now = (): number => Math.floor(Date.now() / 1000)
 export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, logger: Logger }, init: BatchServiceInit = {}): BatchService {
   const { store, files, scheduler, network } = components
   const log = components.logger.child({ module: 'batches' })
-  const maxLines = init.maxLinesPerFile ?? DEFAULT_MAX_LINES_PER_FILE
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
   const active = new Map<string, BatchRecord>()
@@ -85,7 +87,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     const summary = await ingestFile(files.pathOf(batch.input_file_id), {
       endpoint: batch.endpoint,
       defaultModel: batch.metadata?.model,
-      maxLines,
+      maxLines: batch.maxLines,
       isModelServed: model => network.isModelServed(model)
     }, async (tasks) => {
       await store.tasks.insert(tasks.map(task => ({
@@ -239,12 +241,16 @@ export function createBatchService (components: { store: Store, files: FileServi
       await scheduler.stop()
       await Promise.all(work)
     },
-    async create (owner, params) {
+    async create (owner, params, limits) {
       if (kindOfEndpoint(params.endpoint) === undefined) {
         throw apiError('invalid_endpoint', `Unsupported endpoint '${params.endpoint}'; use /v1/chat/completions, /v1/completions or /v1/embeddings.`, 'endpoint')
       }
       if (params.completion_window !== COMPLETION_WINDOW) {
         throw apiError('invalid_completion_window', `completion_window must be '${COMPLETION_WINDOW}'.`, 'completion_window')
+      }
+      const open = [...active.values()].filter(b => b.owner === owner).length
+      if (open >= limits.concurrentBatches) {
+        throw new LimitError('too_many_batches', `Your plan allows ${limits.concurrentBatches} unfinished batches at once.`, 60)
       }
       const input = await files.get(owner, params.input_file_id)
       if (input.purpose !== 'batch') throw apiError('invalid_file', `File '${input.id}' has purpose '${input.purpose}', expected 'batch'.`, 'input_file_id')
@@ -273,7 +279,8 @@ export function createBatchService (components: { store: Store, files: FileServi
         usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
         owner,
         webhookUrl: params.webhook_url ?? null,
-        models: []
+        models: [],
+        maxLines: limits.tasksPerFile
       }
       await save(batch)
       active.set(batch.id, batch)

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import type { Logger } from '@dria/protocol'
 import { DEFAULT_MAX_FILE_BYTES } from '../constants.js'
-import { apiError, notFound } from '../errors.js'
+import { LimitError, apiError, notFound } from '../errors.js'
 import { newId } from '../ids.js'
 import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index.js'
 
@@ -16,7 +16,9 @@ export interface FileServiceInit {
 
 export interface FileService {
   /** Streams a body to a temp file (never buffering it), enforcing the size limit. */
-  receive(body: Readable): Promise<string>
+  receive(body: Readable, maxBytes?: number): Promise<string>
+  /** Throws `too_many_files` (429, with retry-after) when `owner` already uploaded `perDay` batch files in 24 h. */
+  checkDailyUploads(owner: string, perDay: number): Promise<void>
   /** Records a body written to a temp path (an upload, or an output file) as a file. */
   adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose }): Promise<FileRecord>
   discard(tempPath: string): Promise<void>
@@ -28,6 +30,8 @@ export interface FileService {
   /** A path in the files dir for a body being written. */
   tempPath(): string
 }
+
+const DAY_SECONDS = 24 * 3600
 
 /** File bodies live on disk, one per id; metadata lives in LevelDB. */
 export function createFileService (components: { store: Store, logger: Logger }, init: FileServiceInit = {}): FileService {
@@ -61,13 +65,13 @@ export function createFileService (components: { store: Store, logger: Logger },
   }
 
   return {
-    async receive (body) {
+    async receive (body, limitBytes = maxBytes) {
       const temp = tempPath()
       let bytes = 0
       const limit = new Transform({
         transform (chunk: Buffer, _encoding, callback) {
           bytes += chunk.length
-          if (bytes > maxBytes) callback(apiError('file_too_large', `File exceeds the ${maxBytes}-byte limit.`))
+          if (bytes > limitBytes) callback(apiError('file_too_large', `File exceeds the ${limitBytes}-byte limit of your plan.`))
           else callback(null, chunk)
         }
       })
@@ -77,6 +81,19 @@ export function createFileService (components: { store: Store, logger: Logger },
       } catch (err) {
         await rm(temp, { force: true })
         throw err
+      }
+    },
+    async checkDailyUploads (owner, perDay) {
+      if (!Number.isFinite(perDay)) return
+      const since = Math.floor(Date.now() / 1000) - DAY_SECONDS
+      const recent: number[] = []
+      for await (const file of store.files.newest(owner)) {
+        if (file.created_at < since) break
+        if (file.purpose === 'batch') recent.push(file.created_at)
+      }
+      if (recent.length >= perDay) {
+        const retryAfter = Math.max(1, recent[perDay - 1] + DAY_SECONDS - Math.floor(Date.now() / 1000))
+        throw new LimitError('too_many_files', `Your plan allows ${perDay} batch files per 24 hours.`, retryAfter)
       }
     },
     adopt,

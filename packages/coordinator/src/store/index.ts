@@ -1,6 +1,7 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Level } from 'level'
+import { KeyStore } from '../accounts/key-store.js'
 import { RecordStore } from './record-store.js'
 import { TaskStore } from './task-store.js'
 import type { BatchRecord, FileRecord } from './types.js'
@@ -14,6 +15,7 @@ export interface Store {
   files: RecordStore<FileRecord>
   batches: RecordStore<BatchRecord>
   tasks: TaskStore
+  keys: KeyStore
   /** Where file bodies live (one file per id). */
   filesDir: string
   close(): Promise<void>
@@ -29,6 +31,7 @@ export async function openStore (dataDir: string): Promise<Store> {
     files: new RecordStore<FileRecord>(db, 'files'),
     batches: new RecordStore<BatchRecord>(db, 'batches'),
     tasks: new TaskStore(db),
+    keys: new KeyStore(db),
     filesDir,
     close: async () => { await db.close() }
   }

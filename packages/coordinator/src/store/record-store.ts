@@ -59,6 +59,14 @@ export class RecordStore<T extends { id: string, owner: string }> {
     return { data, hasMore: false }
   }
 
+  /** An owner's records, newest first (ids sort by creation time). */
+  async * newest (owner: string): AsyncGenerator<T> {
+    for await (const key of this.#byOwner.keys({ ...prefixRange(owner), reverse: true })) {
+      const record = await this.#records.get(key.slice(owner.length + 1))
+      if (record !== undefined) yield record
+    }
+  }
+
   async * all (): AsyncGenerator<T> {
     yield * this.#records.values()
   }

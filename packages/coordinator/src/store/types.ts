@@ -58,6 +58,8 @@ export interface BatchRecord extends BatchObject {
   webhookUrl: string | null
   /** Models the batch's lines ask for (known once validated). */
   models: string[]
+  /** Most lines the input may have (the creator's plan when the batch was created). */
+  maxLines: number
 }
 
 export type TaskState = 'pending' | 'assigned' | 'completed' | 'failed'

@@ -1,0 +1,67 @@
+import { randomBytes } from 'node:crypto'
+import type { Db, Sublevel } from '../store/db.js'
+import { newId } from '../ids.js'
+import type { PlanName } from './plans.js'
+
+export interface ApiKeyRecord {
+  id: string
+  object: 'api_key'
+  name: string
+  plan: PlanName
+  created_at: number
+  /** First characters of the key, to tell keys apart in listings. */
+  prefix: string
+  /** sha256 of the key; the key itself is never stored. */
+  hash: string
+}
+
+/** API keys created through the admin API, stored hashed. */
+export class KeyStore {
+  readonly #db: Db
+  readonly #keys: Sublevel<ApiKeyRecord>
+  readonly #byHash: Sublevel<string>
+
+  constructor (db: Db) {
+    this.#db = db
+    this.#keys = db.sublevel<string, ApiKeyRecord>('api-keys', { valueEncoding: 'json' })
+    this.#byHash = db.sublevel<string, string>('api-key-hashes', { valueEncoding: 'utf8' })
+  }
+
+  /** Creates a key; the returned secret is shown once and never again. */
+  async create (name: string, plan: PlanName, hash: (key: string) => string): Promise<{ record: ApiKeyRecord, key: string }> {
+    const key = `sk-dria-${randomBytes(24).toString('base64url')}`
+    const record: ApiKeyRecord = {
+      id: newId('key_'),
+      object: 'api_key',
+      name,
+      plan,
+      created_at: Math.floor(Date.now() / 1000),
+      prefix: key.slice(0, 12),
+      hash: hash(key)
+    }
+    await this.#db.batch([
+      { type: 'put', sublevel: this.#keys, key: record.id, value: record },
+      { type: 'put', sublevel: this.#byHash, key: record.hash, value: record.id }
+    ])
+    return { record, key }
+  }
+
+  async findByHash (hash: string): Promise<ApiKeyRecord | undefined> {
+    const id = await this.#byHash.get(hash)
+    return id === undefined ? undefined : await this.#keys.get(id)
+  }
+
+  async list (): Promise<ApiKeyRecord[]> {
+    return await this.#keys.values().all()
+  }
+
+  async revoke (id: string): Promise<ApiKeyRecord | undefined> {
+    const record = await this.#keys.get(id)
+    if (record === undefined) return undefined
+    await this.#db.batch([
+      { type: 'del', sublevel: this.#keys, key: id },
+      { type: 'del', sublevel: this.#byHash, key: record.hash }
+    ])
+    return record
+  }
+}
