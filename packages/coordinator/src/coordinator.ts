@@ -62,7 +62,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const files = createFileService({ store, logger }, { maxFileBytes })
   const batches = createBatchService({ store, files, scheduler, network, logger }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, batches, auth, keys: store.keys, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, files, batches, auth, store, logger }, { maxFileBytes })
 
   await network.start()
   await batches.start()

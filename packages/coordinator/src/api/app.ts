@@ -5,10 +5,11 @@ import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
 import type { FileService } from '../files/index.js'
+import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
-import type { KeyStore } from '../accounts/index.js'
 import type { Authenticator } from './auth.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { registerDriaRoutes } from './dria-routes.js'
 import { errorBody, handleError } from './error-handler.js'
 import { registerBatchRoutes } from './batches-routes.js'
 import { registerFileRoutes } from './files-routes.js'
@@ -20,7 +21,7 @@ export interface AppComponents {
   files: FileService
   batches: BatchService
   auth: Authenticator
-  keys: KeyStore
+  store: Store
   logger: Logger
 }
 
@@ -44,6 +45,7 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
   registerNetworkRoutes(app, components)
   registerFileRoutes(app, components)
   registerBatchRoutes(app, components)
-  registerAdminRoutes(app, components)
+  registerAdminRoutes(app, { keys: components.store.keys, auth: components.auth })
+  registerDriaRoutes(app, components)
   return app
 }

@@ -20,7 +20,7 @@ export interface FileService {
   /** Throws `too_many_files` (429, with retry-after) when `owner` already uploaded `perDay` batch files in 24 h. */
   checkDailyUploads(owner: string, perDay: number): Promise<void>
   /** Records a body written to a temp path (an upload, or an output file) as a file. */
-  adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose }): Promise<FileRecord>
+  adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose, id?: string }): Promise<FileRecord>
   discard(tempPath: string): Promise<void>
   get(owner: string, id: string): Promise<FileRecord>
   list(owner: string, options: ListOptions): Promise<{ data: FileRecord[], hasMore: boolean }>
@@ -47,10 +47,10 @@ export function createFileService (components: { store: Store, logger: Logger },
     return record
   }
 
-  async function adopt (owner: string, temp: string, meta: { filename: string, purpose: FilePurpose }): Promise<FileRecord> {
+  async function adopt (owner: string, temp: string, meta: { filename: string, purpose: FilePurpose, id?: string }): Promise<FileRecord> {
     const { size } = await stat(temp)
     const record: FileRecord = {
-      id: newId('file-'),
+      id: meta.id ?? newId('file-'),
       object: 'file',
       bytes: size,
       created_at: Math.floor(Date.now() / 1000),

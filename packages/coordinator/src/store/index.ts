@@ -4,7 +4,7 @@ import { Level } from 'level'
 import { KeyStore } from '../accounts/key-store.js'
 import { RecordStore } from './record-store.js'
 import { TaskStore } from './task-store.js'
-import type { BatchRecord, FileRecord } from './types.js'
+import type { BatchRecord, FileRecord, UploadSlot } from './types.js'
 
 export * from './types.js'
 export { TaskStore } from './task-store.js'
@@ -14,6 +14,8 @@ export type { ListOptions } from './record-store.js'
 export interface Store {
   files: RecordStore<FileRecord>
   batches: RecordStore<BatchRecord>
+  /** Pending Dria-style uploads, keyed by their secret token. */
+  uploads: RecordStore<UploadSlot>
   tasks: TaskStore
   keys: KeyStore
   /** Where file bodies live (one file per id). */
@@ -30,6 +32,7 @@ export async function openStore (dataDir: string): Promise<Store> {
   return {
     files: new RecordStore<FileRecord>(db, 'files'),
     batches: new RecordStore<BatchRecord>(db, 'batches'),
+    uploads: new RecordStore<UploadSlot>(db, 'uploads'),
     tasks: new TaskStore(db),
     keys: new KeyStore(db),
     filesDir,

@@ -14,6 +14,18 @@ export interface FileRecord {
   owner: string
 }
 
+/** A single-use, expiring upload URL (Dria's upload flow). `id` is the secret token in the URL. */
+export interface UploadSlot {
+  id: string
+  owner: string
+  /** The file id the upload becomes. */
+  fileId: string
+  filename: string
+  expires_at: number
+  /** The uploader's plan limit on file size. */
+  maxBytes: number
+}
+
 export type BatchStatus =
   | 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed'
   | 'expired' | 'cancelling' | 'cancelled'
