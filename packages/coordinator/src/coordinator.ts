@@ -15,6 +15,8 @@ import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
 import { createScheduler } from './scheduler/index.js'
+import { createWebhookSender } from './webhooks/index.js'
+import type { WebhookSenderInit } from './webhooks/index.js'
 import type { SchedulerInit } from './scheduler/index.js'
 import { openStore } from './store/index.js'
 
@@ -35,6 +37,7 @@ export interface CoordinatorInit {
   batches?: BatchServiceInit
   scheduler?: SchedulerInit
   network?: NetworkViewInit
+  webhooks?: WebhookSenderInit
 }
 
 export interface Coordinator {
@@ -60,7 +63,8 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
-  const batches = createBatchService({ store, files, scheduler, network, logger }, init.batches)
+  const webhooks = createWebhookSender({ logger }, init.webhooks)
+  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
   const app = await buildApp({ host, network, files, batches, auth, store, logger }, { maxFileBytes })
 

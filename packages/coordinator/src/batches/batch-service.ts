@@ -7,6 +7,7 @@ import { newId } from '../ids.js'
 import { ingestFile } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
+import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
 
@@ -42,7 +43,7 @@ export interface BatchService {
 const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired', 'cancelled'])
 
 export function toBatchObject (record: BatchRecord): BatchObject {
-  const { owner: _owner, webhookUrl: _webhook, models: _models, ...object } = record
+  const { owner: _owner, webhookUrl: _webhook, webhookDelivered: _delivered, models: _models, maxLines: _maxLines, ...object } = record
   return object
 }
 
@@ -53,8 +54,8 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
  * `start()` resumes whatever a crash interrupted.
  */
-export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, logger: Logger }, init: BatchServiceInit = {}): BatchService {
-  const { store, files, scheduler, network } = components
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger }, init: BatchServiceInit = {}): BatchService {
+  const { store, files, scheduler, network, webhooks } = components
   const log = components.logger.child({ module: 'batches' })
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
@@ -76,7 +77,27 @@ export function createBatchService (components: { store: Store, files: FileServi
     if (stamp !== null) (batch as unknown as Record<string, number>)[stamp] = now()
     await save(batch)
     log.info({ batchId: batch.id, status }, 'batch status')
-    if (FINAL.has(status)) active.delete(batch.id)
+    if (FINAL.has(status)) {
+      active.delete(batch.id)
+      track(notify(batch))
+    }
+  }
+
+  /** Tells the batch's webhook it ended; remembered once delivered so a restart does not resend. */
+  async function notify (batch: BatchRecord): Promise<void> {
+    if (batch.webhookUrl === null || batch.webhookDelivered === true) return
+    const object = toBatchObject(batch)
+    const delivered = await webhooks.send(batch.webhookUrl, {
+      id: `evt_${batch.id}_${batch.status}`,
+      object: 'event',
+      type: `batch.${batch.status}`,
+      created_at: now(),
+      data: { id: batch.id, status: batch.status, request_counts: object.request_counts, output_file_id: object.output_file_id, error_file_id: object.error_file_id }
+    })
+    if (delivered) {
+      batch.webhookDelivered = true
+      await save(batch)
+    }
   }
 
   async function validate (batch: BatchRecord): Promise<void> {
@@ -231,13 +252,14 @@ export function createBatchService (components: { store: Store, files: FileServi
   return {
     async start () {
       for await (const batch of store.batches.all()) {
-        if (!FINAL.has(batch.status)) track(resume(batch))
+        track(FINAL.has(batch.status) ? notify(batch) : resume(batch))
       }
       expiryTimer = setInterval(checkExpiry, init.expiryCheckIntervalMs ?? 1_000)
       expiryTimer.unref()
     },
     async stop () {
       clearInterval(expiryTimer)
+      webhooks.stop()
       await scheduler.stop()
       await Promise.all(work)
     },

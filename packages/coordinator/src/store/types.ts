@@ -68,6 +68,8 @@ export interface BatchObject {
 export interface BatchRecord extends BatchObject {
   owner: string
   webhookUrl: string | null
+  /** Set once the final-status webhook was acknowledged. */
+  webhookDelivered?: boolean
   /** Models the batch's lines ask for (known once validated). */
   models: string[]
   /** Most lines the input may have (the creator's plan when the batch was created). */
