@@ -4,7 +4,8 @@ import '../packages/protocol/dist/polyfill.js'
 const BENCHMARKS = {
   node: '../packages/node/dist/bench/node-bench.js',
   network: '../packages/coordinator/dist/bench/network.js',
-  ingest: '../packages/coordinator/dist/bench/ingest.js'
+  ingest: '../packages/coordinator/dist/bench/ingest.js',
+  scale: '../packages/coordinator/dist/bench/scale.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -17,6 +17,7 @@ interface StartOptions {
   plans?: string
   maxFileBytes: number
   maxLines: number
+  completionWindowSeconds?: number
   logLevel: string
 }
 
@@ -42,6 +43,7 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--max-file-bytes <n>', 'largest upload, every plan', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
     .addOption(option('--max-lines <n>', 'most requests per batch file, every plan', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, MAX_TASKS_PER_FILE)))
     .addOption(option('--plans <json>', 'per-plan limit overrides, e.g. {"free":{"filesPerDay":5}}', 'DRIA_PLANS'))
+    .addOption(option('--completion-window-seconds <n>', 'expire batches after this long instead of 24 h (testing)', 'DRIA_COMPLETION_WINDOW_SECONDS').argParser(parseInteger(1)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-coordinator', opts.logLevel)
@@ -56,7 +58,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
           bootstrap: opts.bootstrap,
           apiKeys: opts.apiKeys,
           adminToken: opts.adminToken,
-          plans: planLimits(opts)
+          plans: planLimits(opts),
+          batches: { completionWindowSeconds: opts.completionWindowSeconds }
         })
         stopOnSignals(coordinator.stop, logger)
       } catch (err) {
