@@ -11,6 +11,15 @@ export const DIAL_TIMEOUT_MS = 10_000
 /** yamux drops connections whose peers open more early streams than this (default 10). */
 export const YAMUX_MAX_EARLY_STREAMS = 1_024
 
+/**
+ * Bootstrap peers are kept connected: after a disconnect (e.g. the coordinator restarting)
+ * they are redialled this many times, the delay growing from the interval by the factor
+ * (about an hour in all).
+ */
+export const BOOTSTRAP_RECONNECT_RETRIES = 20
+export const BOOTSTRAP_RECONNECT_INTERVAL_MS = 500
+export const BOOTSTRAP_RECONNECT_FACTOR = 1.5
+
 /** How soon after start the bootstrap list is dialled. */
 export const BOOTSTRAP_DIAL_DELAY_MS = 10
 

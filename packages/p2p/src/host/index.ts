@@ -7,9 +7,12 @@ import { identify } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
+import { KEEP_ALIVE } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import {
-  BOOTSTRAP_DIAL_DELAY_MS, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
+  BOOTSTRAP_DIAL_DELAY_MS, BOOTSTRAP_RECONNECT_FACTOR, BOOTSTRAP_RECONNECT_INTERVAL_MS, BOOTSTRAP_RECONNECT_RETRIES, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
   MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, YAMUX_MAX_EARLY_STREAMS
 } from '../constants.js'
 import type { Identify } from '@libp2p/identify'
@@ -42,7 +45,7 @@ function listenAddress (host: string, port: number): string {
  */
 export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost> {
   const bootstrapList = init.bootstrap ?? []
-  return await createLibp2p({
+  const host: DriaHost = await createLibp2p({
     privateKey: init.privateKey,
     addresses: {
       listen: [listenAddress(init.listenHost ?? DEFAULT_LISTEN_HOST, init.listenPort ?? 0)],
@@ -55,7 +58,10 @@ export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost
       maxConnections: MAX_CONNECTIONS,
       maxIncomingPendingConnections: MAX_INCOMING_PENDING_CONNECTIONS,
       inboundConnectionThreshold: INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
-      dialTimeout: DIAL_TIMEOUT_MS
+      dialTimeout: DIAL_TIMEOUT_MS,
+      reconnectRetries: BOOTSTRAP_RECONNECT_RETRIES,
+      reconnectRetryInterval: BOOTSTRAP_RECONNECT_INTERVAL_MS,
+      reconnectBackoffFactor: BOOTSTRAP_RECONNECT_FACTOR
     },
     peerDiscovery: bootstrapList.length > 0
       ? [bootstrapDiscovery({ list: bootstrapList, timeout: BOOTSTRAP_DIAL_DELAY_MS })]
@@ -75,4 +81,16 @@ export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost
       })
     }
   })
+  await keepConnected(host, bootstrapList)
+  return host
+}
+
+/** Tags bootstrap peers keep-alive so libp2p redials them whenever the connection drops. */
+async function keepConnected (host: DriaHost, addresses: string[]): Promise<void> {
+  for (const address of addresses) {
+    const ma = multiaddr(address)
+    const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+    if (id === undefined) continue
+    await host.peerStore.merge(peerIdFromString(id), { multiaddrs: [ma], tags: { [KEEP_ALIVE]: { value: 1 } } })
+  }
 }
