@@ -8,6 +8,16 @@ import { fileSchema, idParams, listSchema, pageQuery, withErrors } from './schem
 
 const UPLOAD_PURPOSES = new Set(['batch'])
 
+/**
+ * RFC 6266: an ASCII fallback plus the exact name percent-encoded as UTF-8. Node refuses
+ * header values with characters above U+00FF, so a raw non-Latin name would be a 500.
+ */
+function contentDisposition (filename: string): string {
+  const fallback = filename.replace(/[^\x20-\x7e]|["\\]/g, '_')
+  const encoded = encodeURIComponent(filename).replace(/['()*]/g, c => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`
+}
+
 export function fileObject (record: FileRecord): Omit<FileRecord, 'owner'> & { expires_at: null, status_details: null } {
   const { owner: _owner, ...file } = record
   return { ...file, expires_at: null, status_details: null }
@@ -72,7 +82,7 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
     return await reply
       .header('content-type', 'application/octet-stream')
       .header('content-length', record.bytes)
-      .header('content-disposition', `attachment; filename="${record.filename.replace(/["\\\r\n]/g, '_')}"`)
+      .header('content-disposition', contentDisposition(record.filename))
       .send(stream)
   })
 
