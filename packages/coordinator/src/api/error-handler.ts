@@ -33,6 +33,11 @@ export function handleError (err: FastifyError, request: FastifyRequest, reply: 
     void reply.status(400).send(errorBody(400, code, err.message, param))
     return
   }
+  // Multipart's own 413 for a second file part: not a size problem.
+  if (err.code === 'FST_FILES_LIMIT') {
+    void reply.status(400).send(errorBody(400, 'invalid_request_error', 'Send exactly one file, in the `file` field.', 'file'))
+    return
+  }
   if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
     void reply.status(413).send(errorBody(413, 'file_too_large', 'The upload exceeds the size limit.'))
     return
