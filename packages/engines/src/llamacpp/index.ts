@@ -1,0 +1,2 @@
+export { createLlamaCppEngine } from './llamacpp-engine.js'
+export type { LlamaCppEngine, LlamaCppEngineComponents, LlamaCppEngineInit } from './llamacpp-engine.js'

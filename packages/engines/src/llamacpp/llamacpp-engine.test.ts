@@ -1,0 +1,225 @@
+import { createLogger, isDriaError } from '@dria/protocol'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createLlamaCppEngine } from './index.js'
+import type { LlamaCppEngine } from './index.js'
+import type { ChatRequest, CompletionRequest } from '@dria/protocol'
+
+const modelsDir = '/work/shared/models'
+const logger = createLogger('test')
+
+/** sha256 of each test model, from /work/shared/models/README.md. */
+const DIGESTS: Record<string, string> = {
+  'llama-2-tiny-random': 'sha256:81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb',
+  stories260K: 'sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',
+  'stories260K-chat': 'sha256:1ad9b5fd871d6105bd790f16b81fc1377f3509eb9ddd801267dedcffb13250ff'
+}
+
+const story: CompletionRequest = { model: 'stories260K', prompt: 'Once upon a time', temperature: 0, maxTokens: 40 }
+const chat: ChatRequest = {
+  model: 'stories260K-chat',
+  messages: [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about a cat.' }],
+  temperature: 0,
+  maxTokens: 40
+}
+
+async function rejectionCode (promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (err) {
+    if (isDriaError(err)) return err.code
+    throw err
+  }
+  throw new Error('expected a rejection')
+}
+
+describe('LlamaCppEngine', () => {
+  let engine: LlamaCppEngine
+
+  beforeAll(async () => {
+    engine = await createLlamaCppEngine({ logger }, { modelsDir, threads: 1, slots: 4 })
+  })
+
+  afterAll(async () => {
+    await engine.close()
+  })
+
+  it('lists every GGUF file with its sha256 digest', async () => {
+    const models = await engine.listModels()
+    expect(models.map(m => m.name)).toEqual(Object.keys(DIGESTS))
+    for (const model of models) {
+      expect(model.digest).toBe(DIGESTS[model.name])
+      expect(model.kind).toBe('chat')
+      expect(model.contextLength).toBeGreaterThan(0)
+      expect(model.sizeBytes).toBeGreaterThan(1_000_000)
+    }
+  })
+
+  it('continues a raw prompt with real token counts', async () => {
+    const result = await engine.complete(story)
+    expect(result.text).toMatch(/^, there was a little girl named Lily/)
+    // BOS + 6 prompt tokens in this model's 512-token vocabulary.
+    expect(result.usage.promptTokens).toBe(7)
+    expect(result.usage.completionTokens).toBeGreaterThan(0)
+    expect(result.usage.completionTokens).toBeLessThanOrEqual(40)
+  })
+
+  it('applies the chat template', async () => {
+    const result = await engine.chat(chat)
+    expect(result.text.length).toBeGreaterThan(0)
+    // The template renders "You tell stories.\n\nUser: Tell me about a cat.\nStory: " and more tokens than the bare text.
+    expect(result.usage.promptTokens).toBeGreaterThan(10)
+    expect(result.usage.completionTokens).toBeLessThanOrEqual(40)
+    // The template's own stop trigger (a newline) ends the answer.
+    expect(result.text).not.toContain('\n')
+  })
+
+  it('stops at maxTokens with finish reason length', async () => {
+    const result = await engine.complete({ ...story, maxTokens: 5 })
+    expect(result.finishReason).toBe('length')
+    expect(result.usage.completionTokens).toBe(5)
+  })
+
+  it('stops at a stop string, leaving it out', async () => {
+    const full = await engine.complete(story)
+    const index = full.text.indexOf('Lily')
+    expect(index).toBeGreaterThan(0)
+    const stopped = await engine.complete({ ...story, stop: ['Lily'] })
+    expect(stopped.finishReason).toBe('stop')
+    // Cut at the token holding the stop string: node-llama-cpp drops the space that shares
+    // the token " Lily", so compare without trailing whitespace.
+    expect(full.text.startsWith(stopped.text)).toBe(true)
+    expect(stopped.text.trimEnd()).toBe(full.text.slice(0, index).trimEnd())
+    expect(stopped.usage.completionTokens).toBeLessThan(full.usage.completionTokens)
+  })
+
+  it('follows a json_schema response format', async () => {
+    const schema = {
+      type: 'object',
+      properties: {
+        name: { type: 'string', maxLength: 12 },
+        happy: { type: 'boolean' },
+        mood: { enum: ['glad', 'sad', 'calm'] }
+      },
+      required: ['name', 'happy', 'mood']
+    }
+    for (const model of ['stories260K', 'stories260K-chat', 'llama-2-tiny-random']) {
+      const result = await engine.chat({ ...chat, model, maxTokens: 120, responseFormat: { type: 'json_schema', schema } })
+      expect(result.finishReason).toBe('stop')
+      const parsed = JSON.parse(result.text) as Record<string, unknown>
+      expect(Object.keys(parsed).sort()).toEqual(['happy', 'mood', 'name'])
+      expect(typeof parsed.name).toBe('string')
+      expect((parsed.name as string).length).toBeLessThanOrEqual(12)
+      expect(typeof parsed.happy).toBe('boolean')
+      expect(['glad', 'sad', 'calm']).toContain(parsed.mood)
+    }
+  })
+
+  it('produces JSON for json_object', async () => {
+    const result = await engine.complete({ ...story, maxTokens: 200, responseFormat: { type: 'json_object' } })
+    if (result.finishReason === 'stop') expect(() => JSON.parse(result.text) as unknown).not.toThrow()
+    expect(result.text.trimStart().startsWith('{')).toBe(true)
+  })
+
+  it('embeds every input', async () => {
+    const result = await engine.embed({ model: 'stories260K', input: ['a cat', 'the big red dog ran home'] })
+    expect(result.embeddings).toHaveLength(2)
+    // stories260K's embedding width is 64.
+    for (const vector of result.embeddings) {
+      expect(vector).toHaveLength(64)
+      expect(vector.every(Number.isFinite)).toBe(true)
+    }
+    expect(result.embeddings[0]).not.toEqual(result.embeddings[1])
+    expect(result.usage.promptTokens).toBeGreaterThan(4)
+    expect(result.usage.completionTokens).toBe(0)
+  })
+
+  it('rejects unknown models with MODEL_NOT_FOUND', async () => {
+    expect(await rejectionCode(engine.chat({ ...chat, model: 'nope' }))).toBe('MODEL_NOT_FOUND')
+    expect(await rejectionCode(createLlamaCppEngine({ logger }, { modelsDir, models: ['stories260K', 'nope'] }))).toBe('MODEL_NOT_FOUND')
+  })
+
+  it('rejects prompts longer than the context with CONTEXT_LENGTH_EXCEEDED', async () => {
+    expect(await rejectionCode(engine.complete({ ...story, prompt: 'the cat sat on the mat. '.repeat(2000) }))).toBe('CONTEXT_LENGTH_EXCEEDED')
+  })
+
+  it('gives the same answers under concurrent load as alone', async () => {
+    const requests: CompletionRequest[] = [
+      story,
+      { ...story, prompt: 'The dog' },
+      { ...story, prompt: 'Tim and Sue', temperature: 0.9, seed: 7 },
+      { ...story, model: 'llama-2-tiny-random', prompt: 'hello' }
+    ]
+    const alone = []
+    for (const request of requests) alone.push(await engine.complete(request))
+    const together = await Promise.all([...requests, ...requests].map(async request => await engine.complete(request)))
+    expect(together).toEqual([...alone, ...alone])
+  })
+
+  it('aborts every call in flight with ENGINE_ABORTED and stays usable', async () => {
+    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1500 }
+    // Six calls on four slots: two of them are still queued when abort() comes.
+    const calls = Array.from({ length: 6 }, async () => await rejectionCode(engine.complete(long)))
+    await new Promise(resolve => setTimeout(resolve, 50))
+    engine.abort()
+    expect(await Promise.all(calls)).toEqual(Array(6).fill('ENGINE_ABORTED'))
+    expect((await engine.complete(story)).text).toMatch(/^, there was/)
+  })
+
+  it('aborts one call through its own signal', async () => {
+    const controller = new AbortController()
+    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1500 }
+    const aborted = rejectionCode(engine.complete(long, { signal: controller.signal }))
+    const other = engine.complete({ ...long, maxTokens: 20 })
+    controller.abort()
+    expect(await aborted).toBe('ENGINE_ABORTED')
+    expect((await other).usage.completionTokens).toBe(20)
+  })
+})
+
+describe('LlamaCppEngine determinism and slots', () => {
+  const engines: LlamaCppEngine[] = []
+
+  afterAll(async () => {
+    await Promise.all(engines.map(async engine => { await engine.close() }))
+  })
+
+  async function open (slots: number): Promise<LlamaCppEngine> {
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir, models: ['stories260K', 'llama-2-tiny-random'], threads: 1, slots })
+    engines.push(engine)
+    return engine
+  }
+
+  it('generates byte-identical greedy and seeded text in separate engines', async () => {
+    const [a, b] = [await open(2), await open(2)]
+    const requests: CompletionRequest[] = [
+      story,
+      { ...story, temperature: 0.8, seed: 42, maxTokens: 60 },
+      { ...story, model: 'llama-2-tiny-random', temperature: 1.2, topP: 0.9, seed: 3 }
+    ]
+    for (const request of requests) {
+      const [x, y] = await Promise.all([a.complete(request), b.complete(request)])
+      expect(x).toEqual(y)
+    }
+    const chats: ChatRequest[] = [{ ...chat, model: 'stories260K' }, { ...chat, model: 'stories260K', temperature: 0.7, seed: 9 }]
+    for (const request of chats) expect(await a.chat(request)).toEqual(await b.chat(request))
+    // A different seed samples a different story.
+    const other = await a.complete({ ...story, temperature: 0.8, seed: 43, maxTokens: 60 })
+    expect(other.text).not.toBe((await a.complete(requests[1])).text)
+  })
+
+  it('runs requests side by side up to its slots and queues the rest', async () => {
+    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1200 }
+    const short = { ...long, maxTokens: 4 }
+    const order = async (engine: LlamaCppEngine): Promise<string[]> => {
+      const finished: string[] = []
+      await Promise.all([
+        engine.complete(long).then(() => finished.push('long')),
+        engine.complete(short).then(() => finished.push('short'))
+      ])
+      return finished
+    }
+    // With two slots the short request runs beside the long one; with one it waits for it.
+    expect(await order(await open(2))).toEqual(['short', 'long'])
+    expect(await order(await open(1))).toEqual(['long', 'short'])
+  })
+})
