@@ -5,6 +5,7 @@ import { LimitError, apiError, notFound } from '../errors.js'
 import type { FileService } from '../files/index.js'
 import { newId } from '../ids.js'
 import { ingestFile } from '../ingest/index.js'
+import type { IngestSummary } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
@@ -100,12 +101,11 @@ export function createBatchService (components: { store: Store, files: FileServi
     }
   }
 
-  async function validate (batch: BatchRecord): Promise<void> {
-    // A validation a crash interrupted starts over from a clean slate.
-    await store.tasks.deleteBatch(batch.id)
+  /** Streams the input file into pending task rows. */
+  async function split (batch: BatchRecord): Promise<IngestSummary> {
     const kind = kindOfEndpoint(batch.endpoint)
     let index = 0
-    const summary = await ingestFile(files.pathOf(batch.input_file_id), {
+    return await ingestFile(files.pathOf(batch.input_file_id), {
       endpoint: batch.endpoint,
       defaultModel: batch.metadata?.model,
       maxLines: batch.maxLines,
@@ -124,6 +124,22 @@ export function createBatchService (components: { store: Store, files: FileServi
         attempts: 0
       })))
     })
+  }
+
+  async function validate (batch: BatchRecord): Promise<void> {
+    // A validation a crash interrupted starts over from a clean slate.
+    await store.tasks.deleteBatch(batch.id)
+    let summary: IngestSummary
+    try {
+      summary = await split(batch)
+    } catch (err) {
+      // The input vanished (deleted meanwhile) or could not be read: the batch cannot run.
+      log.warn({ batchId: batch.id, err }, 'input file unreadable')
+      await store.tasks.deleteBatch(batch.id)
+      batch.errors = { object: 'list', data: [{ code: 'invalid_file', message: 'The input file could not be read.', param: 'input_file_id', line: null }] }
+      await transition(batch, 'failed', 'failed_at')
+      return
+    }
     if (batch.status === 'cancelling') {
       batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
       return await stopEarly(batch, 'batch_cancelled')

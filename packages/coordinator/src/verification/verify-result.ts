@@ -36,8 +36,9 @@ function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
   if (typeof output !== 'object' || output === null) throw malformed('output is not an object')
   const o = output as Record<string, unknown>
   if (kind === 'embedding') {
-    const ok = Array.isArray(o.embeddings) && o.embeddings.every(v => Array.isArray(v) && v.every(x => typeof x === 'number' && Number.isFinite(x)))
-    if (!ok) throw malformed('embeddings must be arrays of finite numbers')
+    const ok = Array.isArray(o.embeddings) && o.embeddings.length > 0 &&
+      o.embeddings.every(v => Array.isArray(v) && v.length > 0 && v.every(x => typeof x === 'number' && Number.isFinite(x)))
+    if (!ok) throw malformed('embeddings must be non-empty arrays of finite numbers')
   } else {
     if (typeof o.text !== 'string') throw malformed('output.text must be a string')
     if (typeof o.finish_reason !== 'string' || !FINISH_REASONS.has(o.finish_reason)) throw malformed('output.finish_reason is invalid')

@@ -113,7 +113,10 @@ function parseSampling (body: Body): SamplingParams {
 function parseModel (body: Body): string {
   const model = body.model
   if (model === undefined) throw invalid('body.model', 'model is required', 'missing_required_parameter')
-  if (typeof model !== 'string' || model.length === 0) throw invalid('body.model', 'model must be a non-empty string')
+  // Control characters would break the coordinator's per-model queue keys; no real model name has them.
+  if (typeof model !== 'string' || model.length === 0 || model.length > 256 || /[\x00-\x1f]/.test(model)) {
+    throw invalid('body.model', 'model must be a non-empty string of printable characters')
+  }
   return model
 }
 
