@@ -56,7 +56,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
   const host = await createDriaHost({ privateKey, listenHost: init.p2pHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap })
   const discovery = createDiscovery({ host, logger })
-  const network = createNetworkView({ host, discovery, logger }, init.network)
+  const network = createNetworkView({ host, discovery, peers: store.peers, logger }, init.network)
   const client = createTaskClient({ host, logger })
   const scheduler = createScheduler({ store, network, client, logger }, init.scheduler)
   const plans = init.plans ?? DEFAULT_PLANS

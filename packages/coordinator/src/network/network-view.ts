@@ -2,7 +2,12 @@ import { ModelKind } from '@dria/protocol'
 import type { CapacityRecord, Logger, ModelCapacity } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
 import type { PeerId } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import { DEFAULT_NETWORK_REFRESH_MS, DEFAULT_PEER_BACKOFF_MS, DEFAULT_RECORD_STALE_MS } from '../constants.js'
+import type { PeerBook } from '../store/index.js'
+
+const REDIAL_TIMEOUT_MS = 3_000
 
 export interface NodePeer {
   peerId: PeerId
@@ -51,8 +56,8 @@ export interface NetworkView {
  * room. Peers come from provider records of wanted models and from connected peers; their
  * capacity comes from their signed DHT records; liveness from record freshness and connections.
  */
-export function createNetworkView (components: { host: DriaHost, discovery: Discovery, logger: Logger }, init: NetworkViewInit = {}): NetworkView {
-  const { host, discovery } = components
+export function createNetworkView (components: { host: DriaHost, discovery: Discovery, peers: PeerBook, logger: Logger }, init: NetworkViewInit = {}): NetworkView {
+  const { host, discovery, peers: peerBook } = components
   const log = components.logger.child({ module: 'network' })
   const refreshMs = init.refreshIntervalMs ?? DEFAULT_NETWORK_REFRESH_MS
   const staleMs = init.staleAfterMs ?? DEFAULT_RECORD_STALE_MS
@@ -62,6 +67,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
   const listeners: Array<() => void> = []
   let timer: NodeJS.Timeout | undefined
   let refreshing: Promise<void> | undefined
+  let queued: Promise<void> | undefined
 
   const changed = (): void => { listeners.forEach(listener => { listener() }) }
 
@@ -83,6 +89,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
     if (record === undefined || Date.now() - record.issuedAtMs > staleMs) {
       if (existing !== undefined) {
         peers.delete(id)
+        await peerBook.forget(id)
         log.info({ peer: id }, 'node gone: capacity record stale')
         return true
       }
@@ -92,6 +99,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
     const models = new Map(record.models.map(m => [m.name, m]))
     if (existing === undefined) {
       peers.set(id, { peerId, id, record, models, inflight: 0, backoffUntil: 0 })
+      await peerBook.remember({ id, multiaddrs: record.multiaddrs })
       log.info({ peer: id, models: [...models.keys()], slots: record.slotsTotal }, 'node joined')
     } else {
       existing.record = record
@@ -108,9 +116,27 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
     if (updates.some(Boolean)) changed()
   }
 
+  /** One round at a time; a request during a round gets one more round after it (peers may have joined meanwhile). */
   function refresh (): Promise<void> {
-    refreshing ??= refreshOnce().catch(err => { log.warn({ err }, 'network refresh failed') }).finally(() => { refreshing = undefined })
-    return refreshing
+    if (refreshing === undefined) {
+      refreshing = refreshOnce().catch(err => { log.warn({ err }, 'network refresh failed') }).finally(() => { refreshing = undefined })
+      return refreshing
+    }
+    queued ??= refreshing.then(async () => {
+      queued = undefined
+      await refresh()
+    })
+    return queued
+  }
+
+  /** Redials the nodes known before a restart (bounded: dead ones must not delay start-up). */
+  async function redialKnownPeers (): Promise<void> {
+    const known = await peerBook.all()
+    await Promise.allSettled(known.map(async ({ id, multiaddrs }) => {
+      const peerId = peerIdFromString(id)
+      await host.peerStore.merge(peerId, { multiaddrs: multiaddrs.map(ma => multiaddr(ma)) })
+      await host.dial(peerId, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
+    }))
   }
 
   const onConnect = (): void => { void refresh() }
@@ -132,6 +158,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       host.addEventListener('peer:disconnect', onDisconnect)
       timer = setInterval(() => { void refresh() }, refreshMs)
       timer.unref()
+      await redialKnownPeers()
       await refresh()
     },
     stop () {

@@ -4,11 +4,14 @@ import { Level } from 'level'
 import { KeyStore } from '../accounts/key-store.js'
 import { RecordStore } from './record-store.js'
 import { TaskStore } from './task-store.js'
+import { PeerBook } from './peer-book.js'
 import type { BatchRecord, FileRecord, UploadSlot } from './types.js'
 
 export * from './types.js'
 export { TaskStore } from './task-store.js'
 export { RecordStore } from './record-store.js'
+export { PeerBook } from './peer-book.js'
+export type { KnownPeer } from './peer-book.js'
 export type { ListOptions } from './record-store.js'
 
 export interface Store {
@@ -18,6 +21,7 @@ export interface Store {
   uploads: RecordStore<UploadSlot>
   tasks: TaskStore
   keys: KeyStore
+  peers: PeerBook
   /** Where file bodies live (one file per id). */
   filesDir: string
   close(): Promise<void>
@@ -35,6 +39,7 @@ export async function openStore (dataDir: string): Promise<Store> {
     uploads: new RecordStore<UploadSlot>(db, 'uploads'),
     tasks: new TaskStore(db),
     keys: new KeyStore(db),
+    peers: new PeerBook(db),
     filesDir,
     close: async () => { await db.close() }
   }
