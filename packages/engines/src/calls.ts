@@ -15,16 +15,27 @@ export class EngineCalls {
    * Whatever the call fails with once its signal fired becomes `ENGINE_ABORTED`.
    */
   async run<T> (own: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const signal = own === undefined ? this.controller.signal : AbortSignal.any([this.controller.signal, own])
+    // Listeners removed when the call ends, rather than AbortSignal.any() on the long-lived
+    // engine signal, so millions of calls leave nothing behind.
+    const engine = this.controller.signal
+    const controller = new AbortController()
+    const onAbort = (): void => { controller.abort(own?.aborted === true ? own.reason : engine.reason) }
+    engine.addEventListener('abort', onAbort, { once: true })
+    own?.addEventListener('abort', onAbort, { once: true })
+    if (engine.aborted || own?.aborted === true) onAbort()
+    const { signal } = controller
     const promise = (async () => {
       try {
-        if (signal.aborted) throw signal.reason
+        signal.throwIfAborted()
         return await call(signal)
       } catch (err) {
         if (signal.aborted) {
           throw new DriaError(EngineErrorCode.ABORTED, 'inference call aborted', { retryable: true, cause: signal.reason })
         }
         throw err
+      } finally {
+        engine.removeEventListener('abort', onAbort)
+        own?.removeEventListener('abort', onAbort)
       }
     })()
     this.inFlight.add(promise)

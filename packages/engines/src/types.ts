@@ -8,6 +8,8 @@ export interface ModelInfo {
   /** `sha256:<hex>`: identifies the exact weights, for verification and re-execution. */
   digest: string
   kind: ModelKindName
+  /** The GGUF `general.architecture` (`llama`, `bert`…), when the engine knows it. */
+  architecture?: string
   contextLength?: number
   sizeBytes?: number
 }

@@ -1,3 +1,8 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { createLogger, isDriaError } from '@dria/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLlamaCppEngine } from './index.js'
@@ -205,6 +210,32 @@ describe('LlamaCppEngine determinism and slots', () => {
     // A different seed samples a different story.
     const other = await a.complete({ ...story, temperature: 0.8, seed: 43, maxTokens: 60 })
     expect(other.text).not.toBe((await a.complete(requests[1])).text)
+  })
+
+  it('generates the same text in another process (built dist)', async () => {
+    const requests: CompletionRequest[] = [story, { ...story, temperature: 0.8, seed: 42, maxTokens: 60 }]
+    const dist = (pkg: string): string => new URL(`../../../${pkg}/dist/index.js`, import.meta.url).href
+    // A script file, not `node -e`: node-llama-cpp forks a binding check that inherits
+    // execArgv, and `--input-type` breaks that fork.
+    const script = `
+      import { createLlamaCppEngine } from '${dist('engines')}'
+      import { createLogger } from '${dist('protocol')}'
+      const engine = await createLlamaCppEngine({ logger: createLogger('child', 'silent') }, { modelsDir: '${modelsDir}', models: ['stories260K'], threads: 1 })
+      const results = []
+      for (const request of ${JSON.stringify(requests)}) results.push(await engine.complete(request))
+      await engine.close()
+      console.log(JSON.stringify(results))`
+    const dir = await mkdtemp(join(tmpdir(), 'dria-engines-'))
+    try {
+      await writeFile(join(dir, 'child.mjs'), script)
+      const { stdout } = await promisify(execFile)(process.execPath, [join(dir, 'child.mjs')])
+      const here = await open(1)
+      const local = []
+      for (const request of requests) local.push(await here.complete(request))
+      expect(JSON.parse(stdout)).toEqual(local)
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 
   it('runs requests side by side up to its slots and queues the rest', async () => {

@@ -63,7 +63,14 @@ export class LoadedModel {
     const [digest, model] = await Promise.all([sha256File(file.path), llama.loadModel({ modelPath: file.path })])
     // Encoder-only models (BERT and kin) cannot generate; they only embed.
     const kind = model.fileInsights.hasDecoder ? 'chat' : 'embedding'
-    const info: ModelInfo = { name: file.name, digest, kind, contextLength: model.trainContextSize, sizeBytes: file.sizeBytes }
+    const info: ModelInfo = {
+      name: file.name,
+      digest,
+      kind,
+      architecture: model.fileInfo.metadata.general.architecture,
+      contextLength: model.trainContextSize,
+      sizeBytes: file.sizeBytes
+    }
     if (kind === 'embedding') return new LoadedModel(llama, model, info, init)
     const context = await model.createContext({
       sequences: init.slots, threads: init.threads, contextSize: { max: init.contextSize }

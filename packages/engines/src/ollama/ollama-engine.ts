@@ -5,7 +5,7 @@ import { EngineCalls } from '../calls.js'
 import { modelNotFound } from '../errors.js'
 import { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS } from './constants.js'
 import { fromOllamaError, isBusy } from './errors.js'
-import { contextLength, modelKind, shortName, toOllamaMessages, toOllamaParams, toResult } from './wire.js'
+import { architectureInfo, modelKind, shortName, toOllamaMessages, toOllamaParams, toResult } from './wire.js'
 import type { CallOptions, InferenceEngine, ModelInfo } from '../types.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, Logger
@@ -75,7 +75,7 @@ class OllamaClientEngine implements OllamaEngine {
           name: shortName(model.name),
           digest: `sha256:${model.digest}`,
           kind: modelKind(show, model.details),
-          contextLength: contextLength(show),
+          ...architectureInfo(show),
           sizeBytes: model.size
         }
       }))

@@ -53,10 +53,11 @@ export function modelKind (show: Pick<ShowResponse, 'capabilities'> | undefined,
   return families.some(family => typeof family === 'string' && family.includes('bert')) ? 'embedding' : 'chat'
 }
 
-/** `<architecture>.context_length` from /api/show's model_info (a plain JSON object on the wire). */
-export function contextLength (show: Pick<ShowResponse, 'model_info'> | undefined): number | undefined {
+/** `general.architecture` and `<architecture>.context_length` from /api/show's model_info (a plain JSON object on the wire). */
+export function architectureInfo (show: Pick<ShowResponse, 'model_info'> | undefined): { architecture?: string, contextLength?: number } {
   const info = show?.model_info as unknown as Record<string, unknown> | undefined
-  const arch = info?.['general.architecture']
-  const length = typeof arch === 'string' ? info?.[`${arch}.context_length`] : undefined
-  return typeof length === 'number' ? length : undefined
+  const architecture = info?.['general.architecture']
+  if (typeof architecture !== 'string') return {}
+  const length = info?.[`${architecture}.context_length`]
+  return { architecture, contextLength: typeof length === 'number' ? length : undefined }
 }

@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest'
+import { architectureInfo, modelKind, shortName, toFinishReason, toOllamaParams, toResult } from './wire.js'
+import type { ShowResponse } from 'ollama'
+
+const llama = { family: 'llama', families: ['llama'] }
+
+describe('Ollama wire mapping', () => {
+  it('tells embedding models by capabilities, else by a BERT-like family', () => {
+    expect(modelKind({ capabilities: ['embedding'] }, llama)).toBe('embedding')
+    expect(modelKind({ capabilities: ['completion', 'tools'] }, { family: 'bert', families: ['bert'] })).toBe('chat')
+    expect(modelKind({ capabilities: [] }, { family: 'nomic-bert', families: ['nomic-bert'] })).toBe('embedding')
+    expect(modelKind(undefined, llama)).toBe('chat')
+  })
+
+  it('maps done_reason and missing counts', () => {
+    expect(toFinishReason('length')).toBe('length')
+    expect(toFinishReason('stop')).toBe('stop')
+    expect(toFinishReason('unload')).toBe('stop')
+    expect(toResult('hi', { done_reason: 'stop' })).toEqual({ text: 'hi', finishReason: 'stop', usage: { promptTokens: 0, completionTokens: 0 } })
+  })
+
+  it('reads architecture and context length from model_info', () => {
+    const show = { model_info: { 'general.architecture': 'qwen2', 'qwen2.context_length': 32768 } } as unknown as ShowResponse
+    expect(architectureInfo(show)).toEqual({ architecture: 'qwen2', contextLength: 32768 })
+    expect(architectureInfo(undefined)).toEqual({})
+  })
+
+  it('maps sampling parameters and names', () => {
+    expect(toOllamaParams({ maxTokens: 9, topP: 0.5 })).toEqual({ options: { num_predict: 9, top_p: 0.5 } })
+    expect(shortName('llama3.2:latest')).toBe('llama3.2')
+    expect(shortName('llama3.2:1b')).toBe('llama3.2:1b')
+  })
+})
