@@ -2,8 +2,8 @@
 // the HTTP API, progress, and where the results are. Works with nothing but Node and npm:
 // the nodes generate their own tiny model when no GGUF file is given.
 import '../packages/protocol/dist/polyfill.js'
-import { writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
 import { DriaClient } from '../packages/cli/dist/index.js'
 import { startCoordinatorProcess, startNodeProcess, tempDir } from '../packages/testkit/dist/index.js'
 
@@ -58,22 +58,20 @@ try {
   const started = Date.now()
   const batch = await client.waitForBatch(created.id, {
     intervalMs: 250,
-    onProgress: b => process.stdout.write(`\r  ${b.status.padEnd(11)} ${b.request_counts.completed + b.request_counts.failed}/${b.request_counts.total}`)
+    onProgress: b => process.stdout.write(`\r  ${b.status.padEnd(11)} ${b.request_counts.completed + b.request_counts.failed}/${b.request_counts.total}   `)
   })
   log(`\n${batch.status} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${batch.request_counts.completed} succeeded, ${batch.request_counts.failed} failed, ${batch.usage?.output_tokens ?? 0} tokens generated`)
 
-  const output = join(dir.path, 'results.jsonl')
+  const output = resolve('demo-results.jsonl')
   if (batch.output_file_id !== null) {
     await client.downloadFile(batch.output_file_id, output)
-    const { readFile } = await import('node:fs/promises')
     const results = (await readFile(output, 'utf8')).trim().split('\n').map(line => JSON.parse(line))
     log(`results: ${output}`)
     for (const result of results.slice(0, 3)) {
       log(`  ${result.custom_id}: ${JSON.stringify(result.response.body.choices[0].message.content.slice(0, 100))}`)
     }
   }
-  log(`(the API stays reachable until this script exits; state lives in ${dir.path})`)
 } finally {
   await stopAll()
-  if (process.env.DEMO_KEEP === undefined) await dir.remove()
+  await dir.remove()
 }
