@@ -61,6 +61,11 @@ export function createBatchService (components: { store: Store, files: FileServi
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
   const active = new Map<string, BatchRecord>()
+  /**
+   * Batches an early stop is under way for. A large batch takes longer to stop than the
+   * expiry check's interval, and each extra stop would fail its lines again.
+   */
+  const stopping = new Set<string>()
   const work = new Set<Promise<unknown>>()
   let expiryTimer: NodeJS.Timeout | undefined
 
@@ -194,17 +199,23 @@ export function createBatchService (components: { store: Store, files: FileServi
 
   /** Ends a batch early: unfinished lines fail with `code`, finished work is kept. */
   async function stopEarly (batch: BatchRecord, code: 'batch_cancelled' | 'batch_expired'): Promise<void> {
-    await scheduler.deactivate(batch.id)
-    const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
-    for await (const row of store.tasks.rows(batch.id)) {
-      if (row.state === 'pending' || row.state === 'assigned') {
-        await store.tasks.markFailed(row, { code, message })
-        batch.request_counts.failed++
+    if (stopping.has(batch.id)) return
+    stopping.add(batch.id)
+    try {
+      await scheduler.deactivate(batch.id)
+      const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
+      for await (const row of store.tasks.rows(batch.id)) {
+        if (row.state === 'pending' || row.state === 'assigned') {
+          await store.tasks.markFailed(row, { code, message })
+          batch.request_counts.failed++
+        }
       }
+      await writeResults(batch)
+      if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
+      else await transition(batch, 'expired', 'expired_at')
+    } finally {
+      stopping.delete(batch.id)
     }
-    await writeResults(batch)
-    if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
-    else await transition(batch, 'expired', 'expired_at')
   }
 
   async function recount (batch: BatchRecord): Promise<void> {
@@ -333,6 +344,7 @@ export function createBatchService (components: { store: Store, files: FileServi
       if (FINAL.has(batch.status) || batch.status === 'finalizing') {
         throw new DriaError('batch_wrong_status', `Cannot cancel a batch with status '${batch.status}'.`)
       }
+      if (stopping.has(batch.id)) throw new DriaError('batch_wrong_status', 'Cannot cancel a batch that is expiring.')
       const validating = batch.status === 'validating'
       await transition(batch, 'cancelling', 'cancelling_at')
       // A batch still validating is stopped by its validation step once ingest returns.

@@ -1,0 +1,154 @@
+import { existsSync } from 'node:fs'
+import { createServer } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
+import { join } from 'node:path'
+import OpenAI, { toFile } from 'openai'
+import type { Batch } from 'openai/resources/batches'
+import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
+
+/** Shared set-up of the coordinator e2e tests: real processes on the stories260K model. */
+
+export const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
+export const MODEL = 'stories260K'
+export const HAS_MODEL = existsSync(join(MODELS_DIR, `${MODEL}.gguf`))
+
+const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled'])
+
+export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+export interface TestNetwork {
+  coordinator: CoordinatorProcess
+  nodes: NodeProcess[]
+  dir: string
+  stop(): Promise<void>
+}
+
+/** A coordinator and `nodes` llama.cpp nodes serving MODEL, each with `slots` slots. */
+export async function startNetwork (options: { apiKeys?: string[], coordinatorArgs?: string[], env?: Record<string, string>, nodes?: number, slots?: number }): Promise<TestNetwork> {
+  const dir = await tempDir('dria-e2e-')
+  const started: Array<CoordinatorProcess | NodeProcess> = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map(async p => await p.stop()))
+    await dir.remove()
+  }
+  try {
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys ?? [], args: options.coordinatorArgs, env: options.env })
+    started.push(coordinator)
+    const nodes = await Promise.all(Array.from({ length: options.nodes ?? 1 }, async (_, i) => await startNodeProcess({
+      dataDir: join(dir.path, `node-${i}`),
+      bootstrap: coordinator.multiaddrs,
+      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', String(options.slots ?? 1)]
+    })))
+    started.push(...nodes)
+    return { coordinator, nodes, dir: dir.path, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+export function openaiClient (url: string, apiKey: string): OpenAI {
+  return new OpenAI({ baseURL: `${url}/v1`, apiKey, maxRetries: 0 })
+}
+
+/** Waits until the coordinator's network view lists MODEL on `count` nodes. */
+export async function waitForNodes (openai: OpenAI, count: number): Promise<void> {
+  for (let i = 0; i < 150; i++) {
+    const models = await openai.models.list()
+    if (models.data.some(m => m.id === MODEL && (m as unknown as { nodes: number }).nodes === count)) return
+    await sleep(200)
+  }
+  throw new Error(`the coordinator did not see ${count} node(s) serving ${MODEL}`)
+}
+
+/** Polls a batch until `until` holds (default: a final status); calls `onPoll` with every state seen. */
+export async function waitForBatch (openai: OpenAI, id: string, options: { until?: (batch: Batch) => boolean, onPoll?: (batch: Batch) => void, intervalMs?: number, timeoutMs?: number } = {}): Promise<Batch> {
+  const until = options.until ?? ((batch: Batch) => FINAL.has(batch.status))
+  const deadline = Date.now() + (options.timeoutMs ?? 120_000)
+  for (;;) {
+    const batch = await openai.batches.retrieve(id)
+    options.onPoll?.(batch)
+    if (until(batch)) return batch
+    if (Date.now() > deadline) throw new Error(`batch ${id} is still '${batch.status}'`)
+    await sleep(options.intervalMs ?? 100)
+  }
+}
+
+export function jsonl (lines: unknown[]): string {
+  return lines.map(line => JSON.stringify(line)).join('\n') + '\n'
+}
+
+/** `count` OpenAI request lines for `url`, with custom ids `${prefix}-${i}`. */
+export function requestLines (count: number, url: string, body: (i: number) => Record<string, unknown>, prefix = 'req'): unknown[] {
+  return Array.from({ length: count }, (_, i) => ({ custom_id: `${prefix}-${i}`, method: 'POST', url, body: { model: MODEL, ...body(i) } }))
+}
+
+export async function uploadBatchFile (openai: OpenAI, lines: unknown[], filename = 'input.jsonl'): Promise<string> {
+  const file = await openai.files.create({ file: await toFile(Buffer.from(jsonl(lines)), filename), purpose: 'batch' })
+  return file.id
+}
+
+/** Uploads `lines` and creates a batch for them; extra body fields (e.g. webhook_url) are sent as given. */
+export async function createBatch (openai: OpenAI, lines: unknown[], options: { endpoint?: string, extra?: Record<string, unknown> } = {}): Promise<Batch> {
+  const inputFileId = await uploadBatchFile(openai, lines)
+  const endpoint = (options.endpoint ?? '/v1/chat/completions') as '/v1/chat/completions'
+  return await openai.batches.create({ input_file_id: inputFileId, endpoint, completion_window: '24h', ...options.extra })
+}
+
+export async function readJsonl<T = any> (openai: OpenAI, fileId: string | null | undefined): Promise<T[]> {
+  if (fileId === null || fileId === undefined) return []
+  const text = await (await openai.files.content(fileId)).text()
+  return text.split('\n').filter(line => line !== '').map(line => JSON.parse(line) as T)
+}
+
+export interface ReceivedEvent {
+  headers: IncomingHttpHeaders
+  body: { id: string, type: string, data: { id: string, status: string, [key: string]: unknown } }
+  /** The status this delivery attempt was answered with. */
+  answered: number
+}
+
+export interface WebhookReceiver {
+  url: string
+  /** Every delivery attempt, in arrival order. */
+  attempts: ReceivedEvent[]
+  /** Resolves with the first delivered (answered 200) event of `type` for `batchId`. */
+  delivered(type: string, batchId: string, timeoutMs?: number): Promise<ReceivedEvent>
+  close(): Promise<void>
+}
+
+/** A webhook endpoint on 127.0.0.1 that answers the first attempt of each event with 500. */
+export async function startWebhookReceiver (): Promise<WebhookReceiver> {
+  const attempts: ReceivedEvent[] = []
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString()) as ReceivedEvent['body']
+      const answered = attempts.some(a => a.body.id === body.id) ? 200 : 500
+      attempts.push({ headers: request.headers, body, answered })
+      response.statusCode = answered
+      response.end()
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  return {
+    url: `http://127.0.0.1:${port}/hooks/dria`,
+    attempts,
+    async delivered (type, batchId, timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const event = attempts.find(a => a.answered === 200 && a.body.type === type && a.body.data.id === batchId)
+        if (event !== undefined) return event
+        if (Date.now() > deadline) throw new Error(`no ${type} event delivered for ${batchId}`)
+        await sleep(100)
+      }
+    },
+    async close () {
+      server.closeAllConnections()
+      await new Promise(resolve => server.close(resolve))
+    }
+  }
+}
