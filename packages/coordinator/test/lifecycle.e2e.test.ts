@@ -5,6 +5,8 @@ import { HAS_MODEL, createBatch, openaiClient, readJsonl, requestLines, startNet
 import type { TestNetwork, WebhookReceiver } from './harness.js'
 
 const API_KEY = 'sk-e2e-lifecycle'
+// Long enough to validate that a cancel sent right after create arrives while it validates.
+const VALIDATING_LINES = 20_000
 
 const chat = (max_tokens: number) => (i: number) => ({ messages: [{ role: 'user', content: `Once upon a time, number ${i}` }], max_tokens })
 
@@ -55,7 +57,10 @@ describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings
   it('cancels a running batch: cancelling, then cancelled, unfinished lines batch_cancelled', async () => {
     const lines = requestLines(400, '/v1/chat/completions', chat(64), 'cancel')
     const created = await createBatch(openai, lines, { extra: { webhook_url: webhooks!.url } })
-    await waitForBatch(openai, created.id, { until: b => b.request_counts!.completed >= 5 })
+    const running = await waitForBatch(openai, created.id, { until: b => b.request_counts!.completed >= 5 })
+    // Listings show the live counts too.
+    const listed = (await openai.batches.list()).data.find(b => b.id === created.id)!
+    expect(listed.request_counts!.completed).toBeGreaterThanOrEqual(running.request_counts!.completed)
 
     const cancelling = await openai.batches.cancel(created.id)
     expect(cancelling.status).toBe('cancelling')
@@ -130,5 +135,34 @@ describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings
     const inputs = await openai.files.list({ purpose: 'batch' })
     expect(inputs.data.map(f => f.id)).toContain(completed.input_file_id)
     expect(inputs.data.every(f => f.purpose === 'batch')).toBe(true)
+  })
+
+  it('cancels a batch while it validates: every line batch_cancelled or done, once', async () => {
+    const lines = requestLines(VALIDATING_LINES, '/v1/chat/completions', chat(8), 'early')
+    const created = await createBatch(openai, lines)
+    expect((await openai.batches.cancel(created.id)).status).toBe('cancelling')
+    const batch = await waitForBatch(openai, created.id)
+    expect(batch.status).toBe('cancelled')
+    const output = await readJsonl(openai, batch.output_file_id)
+    const errors = await readJsonl(openai, batch.error_file_id)
+    expect(errors.every(line => line.error.code === 'batch_cancelled')).toBe(true)
+    const ids = [...output, ...errors].map(line => line.custom_id as string)
+    expect(ids).toHaveLength(VALIDATING_LINES)
+    expect(new Set(ids).size).toBe(VALIDATING_LINES)
+    expect(batch.request_counts).toEqual({ total: VALIDATING_LINES, completed: output.length, failed: errors.length })
+  })
+
+  it('fails an invalid file even when cancelled while it validates, and sends batch.failed', async () => {
+    const lines = [...requestLines(VALIDATING_LINES, '/v1/chat/completions', chat(8), 'invalid'), { custom_id: 'last', method: 'GET' }]
+    const created = await createBatch(openai, lines, { extra: { webhook_url: webhooks!.url } })
+    // The cancel may also come after validation ended (409): either way the batch fails.
+    await openai.batches.cancel(created.id).catch(err => { expect(err).toMatchObject({ status: 409 }) })
+    const batch = await waitForBatch(openai, created.id)
+    expect(batch.status).toBe('failed')
+    expect(batch.errors?.data?.map(e => [e.line, e.code])).toEqual([[VALIDATING_LINES + 1, 'invalid_method']])
+    expect(batch.output_file_id).toBeNull()
+    expect(batch.error_file_id).toBeNull()
+    const event = await webhooks!.delivered('batch.failed', batch.id)
+    expect(event.body.data).toMatchObject({ id: batch.id, status: 'failed' })
   })
 })

@@ -145,10 +145,8 @@ export function createBatchService (components: { store: Store, files: FileServi
       await transition(batch, 'failed', 'failed_at')
       return
     }
-    if (batch.status === 'cancelling') {
-      batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
-      return await stopEarly(batch, 'batch_cancelled')
-    }
+    // An invalid file fails even if a cancel came meanwhile: only its lines before the first
+    // error were split into tasks, so cancelling those would leave the rest in no file.
     if (summary.errorCount > 0 || summary.tasks === 0) {
       await store.tasks.deleteBatch(batch.id)
       const data = summary.errorCount > 0
@@ -159,9 +157,11 @@ export function createBatchService (components: { store: Store, files: FileServi
       return
     }
     batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
+    if (batch.status === 'cancelling') return await stopEarly(batch, 'batch_cancelled')
     batch.models = summary.models
     await transition(batch, 'in_progress', 'in_progress_at')
-    scheduler.activate(batch.id, batch.models)
+    // A cancel during the save above has already started stopping the batch.
+    if (batch.status === 'in_progress') scheduler.activate(batch.id, batch.models)
   }
 
   function onSettled (row: TaskRow): void {
@@ -337,7 +337,11 @@ export function createBatchService (components: { store: Store, files: FileServi
       return batch
     },
     get: owned,
-    list: async (owner, options) => await store.batches.list(owner, options),
+    async list (owner, options) {
+      const page = await store.batches.list(owner, options)
+      // Stored records of running batches lag behind their counts and usage.
+      return { ...page, data: page.data.map(batch => active.get(batch.id) ?? batch) }
+    },
     async cancel (owner, id) {
       const batch = await owned(owner, id)
       if (batch.status === 'cancelling' || batch.status === 'cancelled') return batch
