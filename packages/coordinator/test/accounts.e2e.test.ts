@@ -109,6 +109,21 @@ describe.runIf(HAS_MODEL)('admin API keys, plans and limits', () => {
     expect((await aliceApi.models.list()).data.map(m => m.id)).toContain(MODEL)
   })
 
+  it('checks the daily quota again when a Dria upload arrives, not only when its URL is handed out', async () => {
+    const dave = await createKey('dave')
+    const urls: string[] = []
+    for (let i = 0; i < 4; i++) {
+      const answer = await fetch(`${base}/api/v0/file/get_upload_url`, { headers: { 'x-api-key': dave.key! } })
+      expect(answer.status).toBe(200)
+      urls.push((await answer.json() as { url: string }).url)
+    }
+    const line = jsonl([{ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } }])
+    const statuses: number[] = []
+    for (const url of urls) statuses.push((await fetch(url, { method: 'PUT', body: line })).status)
+    expect(statuses).toEqual([200, 200, 200, 429])
+    expect((await openaiClient(base, dave.key!).files.list()).data).toHaveLength(3)
+  })
+
   it('revokes a key: it gets 401 from then on', async () => {
     const carol = await createKey('carol')
     const carolApi = openaiClient(base, carol.key!)

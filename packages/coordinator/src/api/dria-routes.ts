@@ -62,6 +62,7 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
       fileId: newId('file-'),
       filename: 'upload.jsonl',
       maxBytes: limits.fileBytes,
+      filesPerDay: Number.isFinite(limits.filesPerDay) ? limits.filesPerDay : null,
       expires_at: Math.floor(Date.now() / 1000) + UPLOAD_URL_TTL_SECONDS
     }
     await store.uploads.put(slot)
@@ -80,6 +81,8 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
       // Single use: the slot is gone before the body is read, so a second PUT cannot race it.
       await store.uploads.delete(slot)
       if (slot.expires_at < Date.now() / 1000) throw apiError('upload_not_found', 'This upload URL has expired.')
+      // Checked again here: several URLs handed out before any upload would each pass the first check.
+      await files.checkDailyUploads(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
       const temp = await files.receive(request.raw, slot.maxBytes)
       const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
       return { id: file.id, bytes: file.bytes }

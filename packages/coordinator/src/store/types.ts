@@ -24,6 +24,8 @@ export interface UploadSlot {
   expires_at: number
   /** The uploader's plan limit on file size. */
   maxBytes: number
+  /** The uploader's plan limit on batch files per day; null when unlimited (JSON has no Infinity). */
+  filesPerDay: number | null
 }
 
 export type BatchStatus =
