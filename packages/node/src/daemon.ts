@@ -57,6 +57,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
       engine: init.engine ?? 'auto',
       ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
       modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),
+      models: init.models,
       threads: init.threads,
       slots: slots.total
     })

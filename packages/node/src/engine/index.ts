@@ -18,6 +18,8 @@ export interface OpenEngineInit {
   engine: EngineChoice
   ollamaHost: string
   modelsDir: string
+  /** Only these models are loaded (default: all). */
+  models?: string[]
   threads?: number
   slots: number
 }
@@ -38,7 +40,7 @@ export async function openEngine (components: { logger: Logger }, init: OpenEngi
     (init.engine === 'auto' && await isOllamaReachable(init.ollamaHost, { timeoutMs: 1_000 }))
   if (useOllama) {
     log.info({ host: init.ollamaHost }, 'using ollama engine')
-    return createOllamaEngine(components, { host: init.ollamaHost })
+    return createOllamaEngine(components, { host: init.ollamaHost, models: init.models })
   }
   if (!await hasGgufFiles(init.modelsDir)) {
     // A fresh machine still runs real inference: generate the project's own tiny model.
@@ -46,7 +48,7 @@ export async function openEngine (components: { logger: Logger }, init: OpenEngi
     log.info({ path }, 'no GGUF models found, generated a tiny model')
   }
   log.info({ modelsDir: init.modelsDir, threads: init.threads, slots: init.slots }, 'using llama.cpp engine')
-  return createLlamaCppEngine(components, { modelsDir: init.modelsDir, threads: init.threads, slots: init.slots })
+  return await createLlamaCppEngine(components, { modelsDir: init.modelsDir, models: init.models, threads: init.threads, slots: init.slots })
 }
 
 /**
