@@ -54,6 +54,8 @@ describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
     expect(ids).toHaveLength(LINES)
     expect(new Set(ids)).toEqual(new Set(lines.map(line => (line as { custom_id: string }).custom_id)))
     expect(batch.request_counts).toEqual({ total: LINES, completed: output.length, failed: errors.length })
+    const sum = (field: string): number => output.reduce((total, line) => total + (line.response.body.usage[field] as number), 0)
+    expect(batch.usage).toMatchObject({ input_tokens: sum('prompt_tokens'), output_tokens: sum('completion_tokens'), total_tokens: sum('total_tokens') })
 
     const event = await webhooks!.delivered('batch.expired', batch.id)
     expect(event.body.data).toMatchObject({ id: batch.id, status: 'expired', output_file_id: batch.output_file_id, error_file_id: batch.error_file_id })
@@ -62,8 +64,10 @@ describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
   it('stops a batch too large to stop within one expiry check only once, and refuses to cancel it meanwhile', async () => {
     const lines = requestLines(MANY_LINES, '/v1/chat/completions', i => ({ messages: [{ role: 'user', content: `Cat ${i}` }], max_tokens: 64 }), 'many')
     const created = await createBatch(openai, lines)
-    // Past the deadline and at least one expiry check: the batch is being stopped (or already is).
-    await sleep((created.expires_at! + 2) * 1000 - Date.now())
+    // Running, past its deadline, and at least one expiry check later: the batch is being
+    // stopped (or already is). Validation may itself outlast the window on a busy machine.
+    await waitForBatch(openai, created.id, { until: b => b.status !== 'validating' })
+    await sleep(Math.max(1_500, created.expires_at! * 1000 + 1_500 - Date.now()))
     const cancel = await fetch(`${network!.coordinator.url}/v1/batches/${created.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } })
     expect(cancel.status).toBe(409)
     expect((await cancel.json()).error.code).toBe('batch_wrong_status')
