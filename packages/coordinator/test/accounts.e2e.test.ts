@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, jsonl, openaiClient, requestLines, startNetwork, uploadBatchFile, waitForBatch, waitForNodes } from './harness.js'
+import { HAS_MODEL, MODEL, errorCode, jsonl, openaiClient, requestLines, startNetwork, uploadBatchFile, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const ADMIN_TOKEN = 'admin-e2e-token'
@@ -60,7 +60,7 @@ describe.runIf(HAS_MODEL)('admin API keys, plans and limits', () => {
     for (const token of ['wrong-token', 'sk-dria-not-admin']) {
       const answer = await admin('/admin/keys', {}, token)
       expect(answer.status).toBe(401)
-      expect((await answer.json()).error.code).toBe('invalid_admin_token')
+      expect(await errorCode(answer)).toBe('invalid_admin_token')
     }
     const { key } = await createKey('not-an-admin')
     expect((await admin('/admin/keys', { method: 'POST', body: JSON.stringify({ name: 'x', plan: 'free' }) }, key)).status).toBe(401)
@@ -80,7 +80,7 @@ describe.runIf(HAS_MODEL)('admin API keys, plans and limits', () => {
     expect(third.status).toBe(200)
     const refused = await upload(alice.key!, jsonl(sixLines.slice(0, 1)))
     expect(refused.status).toBe(429)
-    expect((await refused.json()).error.code).toBe('too_many_files')
+    expect(await errorCode(refused)).toBe('too_many_files')
     const retryAfter = Number(refused.headers.get('retry-after'))
     expect(retryAfter).toBeGreaterThan(0)
     expect(retryAfter).toBeLessThanOrEqual(24 * 3600)

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, jsonl, openaiClient, sleep, startNetwork, waitForNodes } from './harness.js'
+import { HAS_MODEL, MODEL, errorCode, jsonl, openaiClient, sleep, startNetwork, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-e2e-dria'
@@ -46,7 +46,7 @@ describe.runIf(HAS_MODEL)('Dria upload flow with x-api-key', () => {
     expect(await put.json()).toEqual({ id, bytes: Buffer.byteLength(body) })
     const second = await fetch(url, { method: 'PUT', body })
     expect(second.status).toBe(404)
-    expect((await second.json()).error.code).toBe('upload_not_found')
+    expect(await errorCode(second)).toBe('upload_not_found')
 
     const uploaded = await api(`/api/v0/batch/job?file_id=${id}`)
     expect(await uploaded.json()).toMatchObject({ file_id: id, status: 'uploaded', batch_id: null })
@@ -59,7 +59,7 @@ describe.runIf(HAS_MODEL)('Dria upload flow with x-api-key', () => {
 
     let job: { status: string, request_counts: unknown, result_url: string | null, error_url: string | null }
     for (let i = 0; ; i++) {
-      job = await (await api(`/api/v0/batch/job?file_id=${id}`)).json()
+      job = await (await api(`/api/v0/batch/job?file_id=${id}`)).json() as typeof job
       if (job.status === 'completed' || job.status === 'failed' || i > 600) break
       await sleep(100)
     }
@@ -83,13 +83,13 @@ describe.runIf(HAS_MODEL)('Dria upload flow with x-api-key', () => {
   it('refuses the flow without a valid key', async () => {
     const answer = await fetch(`${base}/api/v0/file/get_upload_url`, { headers: { 'x-api-key': 'sk-wrong' } })
     expect(answer.status).toBe(401)
-    expect((await answer.json()).error.code).toBe('invalid_api_key')
+    expect(await errorCode(answer)).toBe('invalid_api_key')
   })
 
   it('answers an unknown upload id with 404', async () => {
     const job = await api('/api/v0/batch/job?file_id=file-unknown')
     expect(job.status).toBe(404)
-    expect((await job.json()).error.code).toBe('file_not_found')
+    expect(await errorCode(job)).toBe('file_not_found')
     const put = await fetch(`${base}/api/v0/upload/not-a-token`, { method: 'PUT', body: '{}' })
     expect(put.status).toBe(404)
   })

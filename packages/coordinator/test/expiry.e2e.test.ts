@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
-import { HAS_MODEL, createBatch, sleep, openaiClient, readJsonl, requestLines, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
+import { HAS_MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, sleep, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork, WebhookReceiver } from './harness.js'
 
 const API_KEY = 'sk-e2e-expiry'
@@ -70,7 +70,7 @@ describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
     await sleep(Math.max(1_500, created.expires_at! * 1000 + 1_500 - Date.now()))
     const cancel = await fetch(`${network!.coordinator.url}/v1/batches/${created.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}` } })
     expect(cancel.status).toBe(409)
-    expect((await cancel.json()).error.code).toBe('batch_wrong_status')
+    expect(await errorCode(cancel)).toBe('batch_wrong_status')
 
     const batch = await waitForBatch(openai, created.id, { timeoutMs: 60_000 })
     expect(batch.status).toBe('expired')

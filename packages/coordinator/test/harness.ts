@@ -75,6 +75,11 @@ export async function waitForBatch (openai: OpenAI, id: string, options: { until
   }
 }
 
+/** The `error.code` of an OpenAI error envelope. */
+export async function errorCode (response: Response): Promise<string> {
+  return (await response.json() as { error: { code: string } }).error.code
+}
+
 export function jsonl (lines: unknown[]): string {
   return lines.map(line => JSON.stringify(line)).join('\n') + '\n'
 }

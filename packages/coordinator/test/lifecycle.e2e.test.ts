@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
 import type { Batch } from 'openai/resources/batches'
-import { HAS_MODEL, createBatch, openaiClient, readJsonl, requestLines, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
+import { HAS_MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork, WebhookReceiver } from './harness.js'
 
 const API_KEY = 'sk-e2e-lifecycle'
@@ -99,12 +99,12 @@ describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings
     const refused = await cancel(completed.id)
     expect(refused.status).toBe(409)
     expect(refused.headers.get('x-should-retry')).toBe('false')
-    expect((await refused.json()).error.code).toBe('batch_wrong_status')
+    expect(await errorCode(refused)).toBe('batch_wrong_status')
     expect((await openai.batches.retrieve(completed.id)).status).toBe('completed')
 
     const unknown = await cancel('batch_unknown')
     expect(unknown.status).toBe(404)
-    expect((await unknown.json()).error.code).toBe('batch_not_found')
+    expect(await errorCode(unknown)).toBe('batch_not_found')
   })
 
   it('lists batches newest first, paging with has_more and after', async () => {
