@@ -1,5 +1,5 @@
 import multipart from '@fastify/multipart'
-import { fastify } from 'fastify'
+import { LogController, fastify } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
@@ -33,7 +33,8 @@ export interface AppInit {
 export async function buildApp (components: AppComponents, init: AppInit): Promise<FastifyInstance> {
   const app = fastify({
     loggerInstance: components.logger.child({ module: 'http' }) as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // Per-request lines would dominate the log at batch rates; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } }
   })

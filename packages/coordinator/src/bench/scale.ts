@@ -49,7 +49,7 @@ async function ingestAtScale (dir: string, lines: number): Promise<Array<Record<
     body: { model: MODEL, messages: [{ role: 'user', content: `Tell me a story about number ${i}.` }], max_tokens: 16 }
   }))
   const { size } = await stat(input)
-  const coordinator = await startCoordinatorProcess({ dataDir: join(dir, 'coordinator'), apiKeys: [API_KEY], args: ['--max-lines', String(lines)], env: { DRIA_LOG_LEVEL: 'warn' } })
+  const coordinator = await startCoordinatorProcess({ dataDir: join(dir, 'coordinator'), apiKeys: [API_KEY], args: ['--max-lines', String(lines)] })
   const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', '1'] })
   try {
     const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })

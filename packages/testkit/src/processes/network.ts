@@ -12,6 +12,8 @@ export interface CoordinatorProcess extends DriaProcess {
 
 export interface NodeProcess extends DriaProcess {
   peerId: string
+  /** Listen addresses, each ending in /p2p/<peerId>. */
+  multiaddrs: string[]
   dataDir: string
 }
 
@@ -31,7 +33,7 @@ export async function startNodeProcess (options: { dataDir: string, bootstrap: s
     ...options.bootstrap.flatMap(b => ['--bootstrap', b]), ...(options.args ?? [])
   ], { env: options.env, echo: options.echo })
   const ready = await proc.waitFor('node ready', { timeoutMs: 60_000 })
-  return Object.assign(proc, { peerId: ready.peerId as string, dataDir: options.dataDir })
+  return Object.assign(proc, { peerId: ready.peerId as string, multiaddrs: ready.multiaddrs as string[], dataDir: options.dataDir })
 }
 
 /** A temp directory removed by the returned cleanup. */
