@@ -103,7 +103,8 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
       handler.close()
       advertiser.stop()
       await stopEngineGracefully(engine, slots, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
-      await server.stop()
+      // Answers of the last tasks (results or handed-back errors) are still being written.
+      await server.stop({ graceMs: 2_000 })
       await host.stop()
       log.info('node stopped')
     }

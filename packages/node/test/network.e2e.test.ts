@@ -100,9 +100,24 @@ describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('three dria-node p
     expect(unknown.rejection?.code).toBe('REJECTION_CODE_MODEL_NOT_SERVED')
   })
 
-  it('stops gracefully on SIGTERM', async () => {
+  it('on SIGTERM refuses new work, finishes the task in flight and delivers its answer', async () => {
     const node = nodes.pop()!
-    expect(await node.stop()).toBe(0)
+    const client = createTaskClient({ host: bootstrap, logger })
+    const peerId = peerIdFromString(node.peerId)
+    const long = client.run(peerId, {
+      taskId: 'in-flight',
+      attempt: 1,
+      kind: TaskKind.TASK_KIND_COMPLETION,
+      model: MODEL,
+      body: new TextEncoder().encode(JSON.stringify({ model: MODEL, prompt: 'Once upon a time', max_tokens: 400, temperature: 0 })),
+      timeoutMs: 30_000
+    })
+    await new Promise(resolve => setTimeout(resolve, 30))
+    const exited = node.stop()
+    const response = await long
+    expect(response.result?.error).toBeUndefined()
+    await verifyTaskResult(peerId, response.result!)
+    expect(await exited).toBe(0)
     expect(node.lines.some(line => line.msg === 'node stopped')).toBe(true)
   })
 })

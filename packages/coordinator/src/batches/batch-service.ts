@@ -106,29 +106,40 @@ export function createBatchService (components: { store: Store, files: FileServi
     }
   }
 
-  /** Streams the input file into pending task rows. */
+  /**
+   * Streams the input file into pending task rows. Up to two chunk writes are in flight while
+   * the next chunk is parsed: LevelDB writes on its own thread, so parsing need not wait.
+   */
   async function split (batch: BatchRecord): Promise<IngestSummary> {
     const kind = kindOfEndpoint(batch.endpoint)
     let index = 0
-    return await ingestFile(files.pathOf(batch.input_file_id), {
-      endpoint: batch.endpoint,
-      defaultModel: batch.metadata?.model,
-      maxLines: batch.maxLines,
-      isModelServed: model => network.isModelServed(model)
-    }, async (tasks) => {
-      await store.tasks.insert(tasks.map(task => ({
-        batchId: batch.id,
-        index: index++,
-        line: task.line,
-        customId: task.customId,
-        kind: task.kind ?? kind,
-        model: task.model,
-        body: task.body,
-        format: task.format,
-        state: 'pending' as const,
-        attempts: 0
-      })))
-    })
+    const writes: Array<Promise<void>> = []
+    try {
+      return await ingestFile(files.pathOf(batch.input_file_id), {
+        endpoint: batch.endpoint,
+        defaultModel: batch.metadata?.model,
+        maxLines: batch.maxLines,
+        isModelServed: model => network.isModelServed(model)
+      }, async (tasks) => {
+        const write = store.tasks.insert(tasks.map(task => ({
+          batchId: batch.id,
+          index: index++,
+          line: task.line,
+          customId: task.customId,
+          kind: task.kind ?? kind,
+          model: task.model,
+          body: task.body,
+          format: task.format,
+          state: 'pending' as const,
+          attempts: 0
+        })))
+        write.catch(() => {}) // observed below; a failure surfaces at the next await
+        writes.push(write)
+        if (writes.length >= 2) await writes.shift()
+      })
+    } finally {
+      await Promise.all(writes)
+    }
   }
 
   async function validate (batch: BatchRecord): Promise<void> {

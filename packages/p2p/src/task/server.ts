@@ -29,8 +29,11 @@ export interface TaskServerInit {
 
 export interface TaskServer {
   start(): Promise<void>
-  /** Stops accepting tasks and aborts those still running. */
-  stop(): Promise<void>
+  /**
+   * Stops accepting tasks; waits up to `graceMs` (default 0) for answers still being
+   * written, then aborts what is left.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>
 }
 
 /**
@@ -63,6 +66,7 @@ export function createTaskServer (components: TaskServerComponents, init: TaskSe
   const maxStreams = init.maxInboundStreams ?? TASK_MAX_STREAMS
   const readTimeoutMs = init.readTimeoutMs ?? TASK_READ_TIMEOUT_MS
   const open = new Set<Stream>()
+  let onIdle: (() => void) | undefined
 
   async function serve (stream: Stream, connection: Connection): Promise<void> {
     open.add(stream)
@@ -70,7 +74,19 @@ export function createTaskServer (components: TaskServerComponents, init: TaskSe
       await answer(stream, connection.remotePeer)
     } finally {
       open.delete(stream)
+      if (open.size === 0) onIdle?.()
     }
+  }
+
+  async function idle (graceMs: number): Promise<void> {
+    if (open.size === 0 || graceMs <= 0) return
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>(resolve => {
+      onIdle = resolve
+      timer = setTimeout(resolve, graceMs)
+    })
+    clearTimeout(timer)
+    onIdle = undefined
   }
 
   async function answer (stream: Stream, remotePeer: PeerId): Promise<void> {
@@ -120,8 +136,9 @@ export function createTaskServer (components: TaskServerComponents, init: TaskSe
         maxOutboundStreams: maxStreams
       })
     },
-    async stop () {
+    async stop (options = {}) {
       await host.unhandle(TASK_PROTOCOL)
+      await idle(options.graceMs ?? 0)
       for (const stream of open) stream.abort(new DriaError('TASK_SERVER_STOPPED', 'task server stopped'))
     }
   }
