@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { readFile, writeFile } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { BINARIES, REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
 const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
@@ -103,6 +105,32 @@ describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator + 2 n
     // Both nodes did part of the work.
     const peers = new Set(coordinator.lines.filter(l => l.msg === 'node joined').map(l => l.peer))
     expect(peers.size).toBe(2)
+  })
+
+  it('dria batch: prompt-only lines in, results and exit code 0 out', async () => {
+    const input = join(dir.path, 'prompts.jsonl')
+    const output = join(dir.path, 'results.jsonl')
+    await writeFile(input, ['Once upon a time', 'The little dog', 'A big red ball'].map((prompt, i) => JSON.stringify({ id: i + 1, prompt })).join('\n'))
+    const { stderr } = await promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', output, '--model', MODEL, '--poll-ms', '100'], {
+      env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
+    })
+    expect(stderr).toContain(`results: ${output}`)
+    const results = (await readFile(output, 'utf8')).trim().split('\n').map(line => JSON.parse(line) as { custom_id: string, model: string, result: string, token_count: number })
+    expect(results.map(r => r.custom_id).sort()).toEqual(['1', '2', '3'])
+    for (const result of results) {
+      expect(result.model).toBe(MODEL)
+      expect(result.result.length).toBeGreaterThan(0)
+      expect(result.token_count).toBeGreaterThan(0)
+    }
+  })
+
+  it('dria batch exits non-zero and prints the line errors of an invalid file', async () => {
+    const input = join(dir.path, 'broken.jsonl')
+    await writeFile(input, '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"' + MODEL + '","messages":[]}}\n')
+    const run = promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', join(dir.path, 'never.jsonl'), '--poll-ms', '100'], {
+      env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
+    })
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('line 1: invalid_request_body') })
   })
 
   it('answers unknown ids with 404 in the OpenAI error shape', async () => {

@@ -32,7 +32,7 @@ export async function runNodeCli (argv: string[]): Promise<void> {
     .addOption(option('--models <names>', 'models to serve, comma-separated (default: all available)', 'DRIA_MODELS').argParser(parseList))
     .addOption(option('--models-dir <dir>', 'GGUF directory for llama.cpp (default: <data-dir>/models)', 'DRIA_MODELS_DIR'))
     .addOption(option('--slots <n>', 'tasks run at once; more are refused', 'DRIA_SLOTS', DEFAULT_SLOTS).argParser(parseInteger(1, 1024)))
-    .addOption(option('--threads <n>', 'llama.cpp CPU threads (default: available cores)', 'DRIA_THREADS').argParser(parseInteger(1, 1024)))
+    .addOption(option('--threads <n>', 'llama.cpp CPU threads (default: half the cores, 1 to 8)', 'DRIA_THREADS').argParser(parseInteger(1, 1024)))
     .addOption(option('--min-tps <n>', 'drop models slower than this many tokens/s', 'DRIA_MIN_TPS', DEFAULT_MIN_TPS).argParser(parseNumber(0)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
