@@ -5,15 +5,14 @@ import { promisify } from 'node:util'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { BINARIES, REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { BINARIES, SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
-const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 const API_KEY = 'sk-e2e-test'
 const LINES = 200
 
-describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator + 2 nodes, official openai SDK', () => {
+describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinator + 2 nodes, official openai SDK', () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let coordinator: CoordinatorProcess
   const nodes: NodeProcess[] = []
@@ -25,7 +24,7 @@ describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator + 2 n
     nodes.push(...await Promise.all([1, 2].map(i => startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),
       bootstrap: coordinator.multiaddrs,
-      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', '4']
+      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '4']
     }))))
     openai = new OpenAI({ baseURL: `${coordinator.url}/v1`, apiKey: API_KEY, maxRetries: 0 })
     for (let i = 0; i < 100; i++) {

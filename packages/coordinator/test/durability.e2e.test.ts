@@ -3,10 +3,9 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, describe, expect, it } from 'vitest'
-import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
-const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 const API_KEY = 'sk-durability'
 const LINES = 300
@@ -19,7 +18,7 @@ async function freePort (): Promise<number> {
   return port
 }
 
-describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator killed with SIGKILL mid-batch', () => {
+describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinator killed with SIGKILL mid-batch', () => {
   const processes: Array<CoordinatorProcess | NodeProcess> = []
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined
 
@@ -42,7 +41,7 @@ describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('coordinator kille
     const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
       dataDir: join(dir!.path, `node-${i}`),
       bootstrap: coordinator.multiaddrs,
-      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', '4']
+      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '4']
     })))
     processes.push(...nodes)
     const waitForNodes = async (): Promise<void> => {

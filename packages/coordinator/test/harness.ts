@@ -4,12 +4,12 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import type { Batch } from 'openai/resources/batches'
-import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
 /** Shared set-up of the coordinator e2e tests: real processes on the stories260K model. */
 
-export const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
+export const MODELS_DIR = SHARED_MODELS_DIR
 export const MODEL = 'stories260K'
 export const HAS_MODEL = existsSync(join(MODELS_DIR, `${MODEL}.gguf`))
 

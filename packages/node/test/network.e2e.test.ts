@@ -5,13 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import { TaskKind, createLogger, verifyTaskResult } from '@dria/protocol'
-import { REPO_ROOT, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, startNodeProcess, tempDir } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 
-const MODELS_DIR = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 
-describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('three dria-node processes on one DHT', () => {
+describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria-node processes on one DHT', () => {
   const logger = createLogger('test')
   let dir: Awaited<ReturnType<typeof tempDir>>
   let bootstrap: DriaHost
@@ -24,7 +23,7 @@ describe.runIf(existsSync(join(MODELS_DIR, `${MODEL}.gguf`)))('three dria-node p
     nodes.push(...await Promise.all([1, 2, 3].map(i => startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),
       bootstrap: addrs,
-      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', '2']
+      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '2']
     }))))
   }, 120_000)
 

@@ -11,10 +11,9 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { DriaClient } from '@dria/cli'
 import { createDriaHost, createTaskClient } from '@dria/p2p'
 import { TaskKind, createLogger } from '@dria/protocol'
-import { REPO_ROOT, printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 
-const SHARED_MODELS = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 const SLOTS = 4
 const API_KEY = 'bench-key'
@@ -27,7 +26,7 @@ const body = (i: number, maxTokens: number): Record<string, unknown> => ({
 })
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS}`)
+  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 200)
   const maxTokens = 128
   const logger = createLogger('bench', 'silent')
@@ -36,7 +35,7 @@ export async function main (args: string[] = []): Promise<void> {
   const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
     dataDir: join(dir.path, `node-${i}`),
     bootstrap: coordinator.multiaddrs,
-    args: ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', String(SLOTS)]
+    args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', String(SLOTS)]
   })))
   const probe = await createDriaHost({ listenPort: 0 })
   try {

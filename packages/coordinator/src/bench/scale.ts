@@ -11,13 +11,12 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { DriaClient } from '@dria/cli'
 import { createLogger } from '@dria/protocol'
-import { REPO_ROOT, printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import { assembleBatch } from '../batches/assembler.js'
 import { createFileService } from '../files/index.js'
 import { openStore } from '../store/index.js'
 import type { BatchRecord, TaskRow } from '../store/index.js'
 
-const SHARED_MODELS = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 const API_KEY = 'bench-key'
 
@@ -50,7 +49,7 @@ async function ingestAtScale (dir: string, lines: number): Promise<Array<Record<
   }))
   const { size } = await stat(input)
   const coordinator = await startCoordinatorProcess({ dataDir: join(dir, 'coordinator'), apiKeys: [API_KEY], args: ['--max-lines', String(lines)] })
-  const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', '1'] })
+  const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '1'] })
   try {
     const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
     for (let i = 0; i < 100 && (await api.models()).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
@@ -109,7 +108,7 @@ async function assembleAtScale (dir: string, lines: number): Promise<Array<Recor
 }
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS}`)
+  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const lines = Number(args[0] ?? 1_000_000)
   const dir = await tempDir('dria-bench-scale-')
   try {

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createLogger, isDriaError } from '@dria/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -9,10 +10,11 @@ import { createLlamaCppEngine } from './index.js'
 import type { LlamaCppEngine } from './index.js'
 import type { ChatRequest, CompletionRequest } from '@dria/protocol'
 
-const modelsDir = '/work/shared/models'
+// The test models live in ../shared beside the repository.
+const modelsDir = fileURLToPath(new URL('../../../../../shared/models', import.meta.url))
 const logger = createLogger('test')
 
-/** sha256 of each test model, from /work/shared/models/README.md. */
+/** sha256 of each test model, from shared/models/README.md. */
 const DIGESTS: Record<string, string> = {
   'llama-2-tiny-random': 'sha256:81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb',
   stories260K: 'sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',

@@ -10,22 +10,21 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { createLlamaCppEngine } from '@dria/engines'
 import { createDriaHost, createTaskClient } from '@dria/p2p'
 import { TaskKind, createLogger } from '@dria/protocol'
-import { REPO_ROOT, median, percentile, printTable, runConcurrently, startNodeProcess, tempDir } from '@dria/testkit'
+import { SHARED_MODELS_DIR, median, percentile, printTable, runConcurrently, startNodeProcess, tempDir } from '@dria/testkit'
 
-const SHARED_MODELS = join(REPO_ROOT, '..', 'shared', 'models')
 const MODEL = 'stories260K'
 const SLOTS = 4
 const prompt = (i: number): string => `Once upon a time, in story number ${i},`
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS}`)
+  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 64)
   const maxTokens = 128
   const logger = createLogger('bench', 'silent')
   const dir = await tempDir('dria-bench-node-')
   const bootstrap = await createDriaHost({ listenPort: 0 })
   const addrs = bootstrap.getMultiaddrs().map(ma => ma.toString())
-  const nodeArgs = ['--models-dir', SHARED_MODELS, '--models', MODEL, '--slots', String(SLOTS)]
+  const nodeArgs = ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', String(SLOTS)]
   try {
     // 1. Start to advertised: spawn → "node ready" (logged after provider + capacity records are stored).
     const startTimes: number[] = []
@@ -71,7 +70,7 @@ export async function main (args: string[] = []): Promise<void> {
     await node.stop()
 
     // The same engine in-process, same model, slots and threads, after the daemon has exited.
-    const engine = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS, models: [MODEL], slots: SLOTS, threads: 1 })
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS_DIR, models: [MODEL], slots: SLOTS, threads: 1 })
     await engine.complete({ model: MODEL, prompt: prompt(0), maxTokens: 8, temperature: 0 })
     const directStart = performance.now()
     const direct = await runConcurrently(requests, SLOTS, async i => await engine.complete({ model: MODEL, prompt: prompt(i), maxTokens, temperature: 0 }))

@@ -1,6 +1,7 @@
 import { createLlamaCppEngine, createOllamaEngine, isOllamaReachable, measureTokensPerSecond } from '@dria/engines'
 import { createLogger, isDriaError } from '@dria/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { SHARED_MODELS_DIR } from '../processes/index.js'
 import { startOllamaServer } from './index.js'
 import type { OllamaServer } from './index.js'
 import type { InferenceEngine, LlamaCppEngine, OllamaEngine } from '@dria/engines'
@@ -49,7 +50,7 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   const count = (path: string): number => server.received.filter(r => r.path === path).length
 
   beforeAll(async () => {
-    llama = await createLlamaCppEngine({ logger }, { modelsDir: '/work/shared/models', threads: 1, slots: 4 })
+    llama = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS_DIR, threads: 1, slots: 4 })
     const tracked: InferenceEngine = {
       name: 'llamacpp',
       listModels: async () => await llama.listModels(),

@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url'
 /** Repository root (this file is packages/testkit/{src,dist}/processes/). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../../', import.meta.url))
 
+/** Small real GGUF models for tests and benchmarks, in ../shared beside the repository. */
+export const SHARED_MODELS_DIR = `${REPO_ROOT}../shared/models`
+
 export const BINARIES = {
   node: `${REPO_ROOT}packages/node/bin/dria-node.js`,
   coordinator: `${REPO_ROOT}packages/coordinator/bin/dria-coordinator.js`,
