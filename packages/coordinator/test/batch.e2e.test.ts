@@ -106,6 +106,33 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     expect(peers.size).toBe(2)
   })
 
+  it('structured output: json_schema lines come back as JSON matching the schema', async () => {
+    const schema = { type: 'object', properties: { name: { type: 'string' }, friends: { type: 'integer' } }, required: ['name', 'friends'], additionalProperties: false }
+    const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({
+      custom_id: `json-${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: MODEL, messages: [{ role: 'user', content: `Describe character ${i}` }], max_tokens: 200, response_format: { type: 'json_schema', json_schema: { name: 'character', schema } } }
+    }))
+    const file = await openai.files.create({ file: await toFile(Buffer.from(lines.join('\n')), 'json.jsonl'), purpose: 'batch' })
+    let batch = await openai.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+    for (let i = 0; i < 300 && batch.status !== 'completed'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      batch = await openai.batches.retrieve(batch.id)
+    }
+    expect(batch.request_counts).toEqual({ total: 6, completed: 6, failed: 0 })
+    const results = (await (await openai.files.content(batch.output_file_id!)).text()).trim().split('\n').map(line => JSON.parse(line))
+    for (const result of results) {
+      const choice = result.response.body.choices[0]
+      if (choice.finish_reason !== 'stop') continue
+      const value = JSON.parse(choice.message.content) as Record<string, unknown>
+      expect(Object.keys(value).sort()).toEqual(['friends', 'name'])
+      expect(typeof value.name).toBe('string')
+      expect(Number.isInteger(value.friends)).toBe(true)
+    }
+    expect(results.filter(r => r.response.body.choices[0].finish_reason === 'stop').length).toBeGreaterThan(0)
+  })
+
   it('dria batch: prompt-only lines in, results and exit code 0 out', async () => {
     const input = join(dir.path, 'prompts.jsonl')
     const output = join(dir.path, 'results.jsonl')

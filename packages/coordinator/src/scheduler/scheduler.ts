@@ -1,5 +1,5 @@
-import { DriaError, RejectionCode, TaskKind, isDriaError } from '@dria/protocol'
-import type { Logger, TaskKindName, TaskResponse } from '@dria/protocol'
+import { DriaError, RejectionCode, TaskKind, isDriaError, parseOpenAIBody } from '@dria/protocol'
+import type { Logger, ResponseFormat, TaskKindName, TaskResponse } from '@dria/protocol'
 import type { TaskClient } from '@dria/p2p'
 import {
   DEFAULT_MAX_TASK_FAILURES, DEFAULT_QUEUE_WINDOW, DEFAULT_TASK_TIMEOUT_MS
@@ -178,7 +178,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
         attempt: row.attempts,
         kind: row.kind,
         modelDigest: peer.models.get(row.model)?.digest ?? '',
-        maxTokens: maxTokensOf(row)
+        ...expectationsOf(row)
       })
       await settle(row, () => store.tasks.markCompleted(row, outcome))
     } catch (err) {
@@ -255,7 +255,9 @@ function failureOf (err: unknown, fallback: string): TaskFailure {
   return { code: fallback, message: err instanceof Error ? err.message : String(err) }
 }
 
-function maxTokensOf (row: TaskRow): number | undefined {
-  const body = JSON.parse(row.body) as { max_completion_tokens?: number, max_tokens?: number }
-  return body.max_completion_tokens ?? body.max_tokens
+/** What the request itself bounds: its max_tokens and structured-output format. */
+function expectationsOf (row: TaskRow): { maxTokens?: number, responseFormat?: ResponseFormat } {
+  const parsed = parseOpenAIBody(row.kind, JSON.parse(row.body))
+  if (parsed.kind === 'embedding') return {}
+  return { maxTokens: parsed.request.maxTokens, responseFormat: parsed.request.responseFormat }
 }

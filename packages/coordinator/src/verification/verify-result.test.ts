@@ -124,4 +124,30 @@ describe('verifyResult', () => {
   it('rejects usage above max_tokens with RESULT_USAGE_EXCEEDED', async () => {
     await expect(verifyResult(await signed({ usage: { promptTokens: 9, completionTokens: 17 } }), expected)).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
   })
+
+  describe('structured output', () => {
+    const schema = { type: 'object', required: ['name', 'age'], properties: { name: { type: 'string' }, age: { type: 'integer' } }, additionalProperties: false }
+    const jsonSchema = { type: 'json_schema' as const, schema }
+    const answer = async (text: string, finishReason = 'stop'): Promise<TaskResult> =>
+      await signed({ output: encode({ text, finish_reason: finishReason }), usage: { promptTokens: 9, completionTokens: 8 } })
+
+    it('accepts output that matches the requested schema', async () => {
+      await expect(verifyResult(await answer('{"name":"Lily","age":3}'), { ...expected, responseFormat: jsonSchema })).resolves.toMatchObject({ completionTokens: 8 })
+      await expect(verifyResult(await answer('{"anything":[1,2]}'), { ...expected, responseFormat: { type: 'json_object' } })).resolves.toBeDefined()
+    })
+
+    it.each([
+      ['not JSON', 'Lily is 3', jsonSchema],
+      ['a missing property', '{"name":"Lily"}', jsonSchema],
+      ['a wrong type', '{"name":"Lily","age":"three"}', jsonSchema],
+      ['an extra property', '{"name":"Lily","age":3,"cat":true}', jsonSchema],
+      ['an array for json_object', '[1,2]', { type: 'json_object' as const }]
+    ])('rejects %s with RESULT_SCHEMA_MISMATCH', async (_what, text, responseFormat) => {
+      await expect(verifyResult(await answer(text), { ...expected, responseFormat })).rejects.toMatchObject({ code: 'RESULT_SCHEMA_MISMATCH' })
+    })
+
+    it('does not check an answer cut at max_tokens', async () => {
+      await expect(verifyResult(await answer('{"name":"Li', 'length'), { ...expected, responseFormat: jsonSchema })).resolves.toBeDefined()
+    })
+  })
 })

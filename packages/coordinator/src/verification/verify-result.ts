@@ -1,7 +1,8 @@
 import { DriaError, verifyTaskResult } from '@dria/protocol'
-import type { TaskKindName, TaskResult } from '@dria/protocol'
+import type { ResponseFormat, TaskKindName, TaskResult } from '@dria/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { TaskOutcome } from '../store/index.js'
+import { checkStructuredOutput } from './schema-check.js'
 
 export interface ResultExpectations {
   peerId: PeerId
@@ -12,6 +13,8 @@ export interface ResultExpectations {
   modelDigest: string
   /** `max_tokens` of the request, when it set one. */
   maxTokens?: number
+  /** Structured output the request asked for. */
+  responseFormat?: ResponseFormat
 }
 
 const FINISH_REASONS = new Set(['stop', 'length'])
@@ -24,7 +27,7 @@ function malformed (message: string): DriaError {
  * Output must be the JSON shape of its kind. Returns the text exactly as signed (not
  * re-serialized), so the stored outcome and signature still verify as a receipt.
  */
-function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
+function checkOutput (kind: TaskKindName, bytes: Uint8Array): { text: string, output: Record<string, unknown> } {
   let text: string
   let output: unknown
   try {
@@ -43,13 +46,13 @@ function checkOutput (kind: TaskKindName, bytes: Uint8Array): string {
     if (typeof o.text !== 'string') throw malformed('output.text must be a string')
     if (typeof o.finish_reason !== 'string' || !FINISH_REASONS.has(o.finish_reason)) throw malformed('output.finish_reason is invalid')
   }
-  return text
+  return { text, output: o }
 }
 
 /**
  * Checks a successful result before it is accepted: the node's signature (the receipt),
  * that it answers this attempt of this task, the advertised model digest, the output
- * structure, and usage within the requested bound. Throws a coded DriaError on any mismatch.
+ * structure, structured output against its schema, and usage within the requested bound. Throws a coded DriaError on any mismatch.
  */
 export async function verifyResult (result: TaskResult, expected: ResultExpectations): Promise<TaskOutcome> {
   await verifyTaskResult(expected.peerId, result)
@@ -59,13 +62,16 @@ export async function verifyResult (result: TaskResult, expected: ResultExpectat
   if (result.modelDigest !== expected.modelDigest) {
     throw new DriaError('RESULT_WRONG_MODEL', `result digest ${result.modelDigest} differs from advertised ${expected.modelDigest}`)
   }
-  const output = checkOutput(expected.kind, result.output)
+  const { text, output } = checkOutput(expected.kind, result.output)
+  if (expected.responseFormat !== undefined && output.finish_reason === 'stop') {
+    checkStructuredOutput(output.text as string, expected.responseFormat)
+  }
   const usage = result.usage ?? { promptTokens: 0, completionTokens: 0 }
   if (expected.maxTokens !== undefined && usage.completionTokens > expected.maxTokens) {
     throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.completionTokens} completion tokens exceed max_tokens ${expected.maxTokens}`)
   }
   return {
-    output,
+    output: text,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
     peer: expected.peerId.toString(),
