@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from '@dria/protocol'
 
 export interface WebhookEvent {
@@ -59,7 +60,7 @@ export function createWebhookSender (components: { logger: Logger }, init: Webho
           return true
         }
         if (outcome === 'refused') break
-        await new Promise(resolve => setTimeout(resolve, baseDelayMs * 2 ** (n - 1)).unref())
+        await sleep(baseDelayMs * 2 ** (n - 1), undefined, { signal: stopping.signal, ref: false }).catch(() => {})
       }
       log.warn({ eventId: event.id, type: event.type }, 'webhook not delivered')
       return false
