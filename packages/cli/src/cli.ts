@@ -66,6 +66,7 @@ export async function runCli (argv: string[]): Promise<void> {
     })
 
   program.command('models').description('models live nodes serve').action(async () => { print(await client().models()) })
+  program.command('nodes').description('live nodes: models, speed, slots').action(async () => { print(await client().nodes()) })
 
   const files = program.command('files').description('uploaded and result files')
   files.command('list').action(async () => { print(await client().listFiles()) })

@@ -22,6 +22,15 @@ export interface BatchObject {
 
 export interface ModelObject { id: string, kind: string, nodes: number }
 
+export interface NodeObject {
+  peer_id: string
+  engine: string
+  models: Array<{ name: string, kind: string, tokens_per_second: number }>
+  slots_total: number
+  slots_free: number
+  in_flight: number
+}
+
 export interface CreateBatchRequest {
   input_file_id: string
   endpoint: string
@@ -88,6 +97,10 @@ export class DriaClient {
 
   async models (): Promise<ModelObject[]> {
     return (await this.#json<{ data: ModelObject[] }>('GET', '/v1/models')).data
+  }
+
+  async nodes (): Promise<NodeObject[]> {
+    return (await this.#json<{ data: NodeObject[] }>('GET', '/api/v0/network/nodes')).data
   }
 
   /** Streams a file's content to `path`. */

@@ -46,6 +46,19 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     expect(model.nodes).toBe(2)
   })
 
+  it('dria nodes lists both nodes with their advertised capacity', async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, [BINARIES.cli, 'nodes'], {
+      env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
+    })
+    const listed = JSON.parse(stdout) as Array<{ peer_id: string, engine: string, slots_total: number, models: Array<{ name: string, tokens_per_second: number }> }>
+    expect(listed.map(n => n.peer_id).sort()).toEqual(nodes.map(n => n.peerId).sort())
+    for (const node of listed) {
+      expect(node).toMatchObject({ engine: 'llamacpp', slots_total: 4 })
+      expect(node.models[0].name).toBe(MODEL)
+      expect(node.models[0].tokens_per_second).toBeGreaterThan(0)
+    }
+  })
+
   it('refuses requests without a valid key', async () => {
     const stranger = new OpenAI({ baseURL: `${coordinator.url}/v1`, apiKey: 'wrong', maxRetries: 0 })
     await expect(stranger.batches.list()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' })

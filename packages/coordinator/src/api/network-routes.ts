@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { ModelKind } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
@@ -16,7 +17,28 @@ const modelSchema = {
   }
 } as const
 
-/** Health, bootstrap info for nodes, and the models live nodes serve. */
+const nodeSchema = {
+  type: 'object',
+  properties: {
+    peer_id: { type: 'string' },
+    engine: { type: 'string' },
+    version: { type: 'string' },
+    multiaddrs: { type: 'array', items: { type: 'string' } },
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { name: { type: 'string' }, digest: { type: 'string' }, kind: { type: 'string' }, tokens_per_second: { type: 'number' } }
+      }
+    },
+    slots_total: { type: 'integer' },
+    slots_free: { type: 'integer' },
+    in_flight: { type: 'integer' },
+    record_issued_at: { type: 'integer' }
+  }
+} as const
+
+/** Health, bootstrap info for nodes, the nodes themselves and the models they serve. */
 export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, auth: Authenticator }): void {
   const { host, network, auth } = components
   const started = Math.floor(Date.now() / 1000)
@@ -29,6 +51,31 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
   }))
+
+  app.get('/api/v0/network/nodes', {
+    schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: nodeSchema } } } }) }
+  }, async (request) => {
+    await auth.authenticate(request)
+    return {
+      object: 'list',
+      data: network.peers().map(peer => ({
+        peer_id: peer.id,
+        engine: peer.record.engine,
+        version: peer.record.version,
+        multiaddrs: peer.record.multiaddrs,
+        models: [...peer.models.values()].map(m => ({
+          name: m.name,
+          digest: m.digest,
+          kind: m.kind === ModelKind.MODEL_KIND_EMBEDDING ? 'embedding' : 'chat',
+          tokens_per_second: Math.round(m.tokensPerSecond)
+        })),
+        slots_total: peer.record.slotsTotal,
+        slots_free: peer.record.slotsFree,
+        in_flight: peer.inflight,
+        record_issued_at: Math.floor(peer.record.issuedAtMs / 1000)
+      }))
+    }
+  })
 
   app.get('/v1/models', {
     schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: modelSchema } } } }) }
