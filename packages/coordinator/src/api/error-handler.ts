@@ -17,6 +17,13 @@ export function errorBody (status: number, code: string | null, message: string,
   return { error: { message, type: errorType(status), param, code } }
 }
 
+const FASTIFY_CODES: Readonly<Record<string, string>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'request_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json'
+}
+
 /** Maps every error to OpenAI's envelope; coded errors keep their code and status. */
 export function handleError (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   if (isDriaError(err)) {
@@ -38,11 +45,17 @@ export function handleError (err: FastifyError, request: FastifyRequest, reply: 
     void reply.status(400).send(errorBody(400, 'invalid_request_error', 'Send exactly one file, in the `file` field.', 'file'))
     return
   }
-  if (err.code === 'FST_REQ_FILE_TOO_LARGE' || err.statusCode === 413) {
+  if (err.code === 'FST_REQ_FILE_TOO_LARGE') {
     void reply.status(413).send(errorBody(413, 'file_too_large', 'The upload exceeds the size limit.'))
     return
   }
   const status = err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500
-  if (status === 500) request.log.error({ err }, 'request failed')
-  void reply.status(status).send(errorBody(status, status === 500 ? 'internal_error' : (err.code ?? null), status === 500 ? 'The server had an error while processing your request.' : err.message))
+  if (status === 500) {
+    request.log.error({ err }, 'request failed')
+    void reply.status(500).send(errorBody(500, 'internal_error', 'The server had an error while processing your request.'))
+    return
+  }
+  // Fastify's own request errors (body too large, bad JSON, bad content type) keep their message
+  // but get a stable code of ours instead of FST_* internals.
+  void reply.status(status).send(errorBody(status, FASTIFY_CODES[err.code] ?? 'invalid_request_error', err.message))
 }
