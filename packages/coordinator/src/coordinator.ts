@@ -14,6 +14,7 @@ import { createFileService } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
+import { createMetrics } from './metrics/index.js'
 import { createScheduler } from './scheduler/index.js'
 import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
@@ -58,15 +59,16 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const discovery = createDiscovery({ host, logger })
   const network = createNetworkView({ host, discovery, peers: store.peers, logger }, init.network)
   const client = createTaskClient({ host, logger })
-  const scheduler = createScheduler({ store, network, client, logger }, init.scheduler)
+  const metrics = createMetrics({ nodes: () => network.peers().length, tasksInFlight: () => scheduler.inFlight() })
+  const scheduler = createScheduler({ store, network, client, logger, metrics }, init.scheduler)
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const webhooks = createWebhookSender({ logger }, init.webhooks)
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger }, init.batches)
+  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, batches, auth, store, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, files, batches, auth, store, metrics, logger }, { maxFileBytes })
 
   await network.start()
   await batches.start()

@@ -117,6 +117,11 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     // Both nodes did part of the work.
     const peers = new Set(coordinator.lines.filter(l => l.msg === 'node joined').map(l => l.peer))
     expect(peers.size).toBe(2)
+
+    const metrics = await (await fetch(`${coordinator.url}/metrics`)).text()
+    expect(Number(/^dria_scheduler_task_attempts_total\{outcome="completed"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(LINES)
+    expect(Number(/^dria_ingest_lines_total (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThanOrEqual(LINES)
+    expect(metrics).toMatch(/^dria_network_nodes 2$/m)
   })
 
   it('structured output: json_schema lines come back as JSON matching the schema', async () => {

@@ -9,6 +9,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createBatchService } from '../batches/index.js'
 import { createFileService } from '../files/index.js'
 import { createNetworkView } from '../network/index.js'
+import { createMetrics } from '../metrics/index.js'
 import { createScheduler } from '../scheduler/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/index.js'
@@ -35,13 +36,14 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const discovery = createDiscovery({ host, logger })
   const network = createNetworkView({ host, discovery, peers: store.peers, logger })
   const client = createTaskClient({ host, logger })
-  const scheduler = createScheduler({ store, network, client, logger })
+  const metrics = createMetrics({ nodes: () => network.peers().length, tasksInFlight: () => scheduler.inFlight() })
+  const scheduler = createScheduler({ store, network, client, logger, metrics })
   const maxFileBytes = init.maxFileBytes ?? 1024 * 1024
   const files = createFileService({ store, logger }, { maxFileBytes })
   const webhooks = createWebhookSender({ logger })
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger })
+  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics })
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
-  const app = await buildApp({ host, network, files, batches, auth, store, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, files, batches, auth, store, metrics, logger }, { maxFileBytes })
   await network.start()
   await batches.start()
   return {
@@ -137,6 +139,15 @@ describe('coordinator HTTP API', () => {
       const res = await env.app.inject({ method: 'GET', url: '/v1/models', headers: auth('k1') })
       expect(res.statusCode).toBe(200)
       expect(res.json()).toEqual({ object: 'list', data: [] })
+    })
+
+    it('serves Prometheus metrics without a key', async () => {
+      const res = await env.app.inject({ method: 'GET', url: '/metrics' })
+      expect(res.statusCode).toBe(200)
+      expect(res.headers['content-type']).toContain('text/plain')
+      expect(res.body).toMatch(/^dria_network_nodes 0$/m)
+      expect(res.body).toMatch(/^dria_scheduler_tasks_in_flight 0$/m)
+      expect(res.body).toContain('# TYPE dria_scheduler_task_duration_seconds histogram')
     })
 
     it('answers unknown routes with a 404 envelope', async () => {

@@ -5,6 +5,7 @@ import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
 import type { FileService } from '../files/index.js'
+import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
@@ -22,6 +23,7 @@ export interface AppComponents {
   batches: BatchService
   auth: Authenticator
   store: Store
+  metrics: CoordinatorMetrics | null
   logger: Logger
 }
 

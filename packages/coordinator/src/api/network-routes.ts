@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { ModelKind } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
+import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
 import { withErrors } from './schemas.js'
@@ -39,11 +40,18 @@ const nodeSchema = {
 } as const
 
 /** Health, bootstrap info for nodes, the nodes themselves and the models they serve. */
-export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, auth: Authenticator }): void {
-  const { host, network, auth } = components
+export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, auth: Authenticator, metrics: CoordinatorMetrics | null }): void {
+  const { host, network, auth, metrics } = components
   const started = Math.floor(Date.now() / 1000)
 
   app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
+
+  // Prometheus scrapes without a key, as exporters usually do; put it behind the network's own access rules.
+  if (metrics !== null) {
+    app.get('/metrics', async (_request, reply) => {
+      return await reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics())
+    })
+  }
 
   app.get('/api/v0/network/info', {
     schema: { response: { 200: { type: 'object', properties: { peerId: { type: 'string' }, multiaddrs: { type: 'array', items: { type: 'string' } } } } } }

@@ -8,6 +8,7 @@ import { ingestFile } from '../ingest/index.js'
 import type { IngestSummary } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
+import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
@@ -55,8 +56,8 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
  * `start()` resumes whatever a crash interrupted.
  */
-export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger }, init: BatchServiceInit = {}): BatchService {
-  const { store, files, scheduler, network, webhooks } = components
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null }, init: BatchServiceInit = {}): BatchService {
+  const { store, files, scheduler, network, webhooks, metrics } = components
   const log = components.logger.child({ module: 'batches' })
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
@@ -134,6 +135,7 @@ export function createBatchService (components: { store: Store, files: FileServi
           attempts: 0
         })))
         write.catch(() => {}) // observed below; a failure surfaces at the next await
+        metrics?.ingestedLines.inc(tasks.length)
         writes.push(write)
         if (writes.length >= 2) await writes.shift()
       })
@@ -219,6 +221,7 @@ export function createBatchService (components: { store: Store, files: FileServi
         if (row.state === 'pending' || row.state === 'assigned') {
           await store.tasks.markFailed(row, { code, message })
           batch.request_counts.failed++
+          metrics?.tasksSettled.inc({ state: 'failed' })
         }
       }
       await writeResults(batch)

@@ -5,7 +5,8 @@ import {
   DEFAULT_MAX_TASK_FAILURES, DEFAULT_QUEUE_WINDOW, DEFAULT_TASK_TIMEOUT_MS
 } from '../constants.js'
 import type { NetworkView, NodePeer } from '../network/index.js'
-import type { Store, TaskFailure, TaskRow } from '../store/index.js'
+import type { CoordinatorMetrics } from '../metrics/index.js'
+import type { Store, TaskFailure, TaskOutcome, TaskRow } from '../store/index.js'
 import { verifyResult } from '../verification/index.js'
 
 const TASK_KINDS: Record<TaskKindName, TaskKind> = {
@@ -19,6 +20,7 @@ export interface SchedulerComponents {
   network: NetworkView
   client: TaskClient
   logger: Logger
+  metrics: CoordinatorMetrics | null
 }
 
 export interface SchedulerInit {
@@ -36,6 +38,8 @@ export interface Scheduler {
   /** Stops dispatching a batch and aborts its tasks in flight; resolves when none is left. */
   deactivate(batchId: string): Promise<void>
   onSettled(listener: SettledListener): void
+  /** Task attempts dispatched and not yet answered. */
+  inFlight(): number
   stop(): Promise<void>
 }
 
@@ -63,7 +67,7 @@ interface Flight {
  * go back to their queue; a task fails for good after `maxFailures` failures.
  */
 export function createScheduler (components: SchedulerComponents, init: SchedulerInit = {}): Scheduler {
-  const { store, network, client } = components
+  const { store, network, client, metrics } = components
   const log = components.logger.child({ module: 'scheduler' })
   const taskTimeoutMs = init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
   const maxFailures = init.maxFailures ?? DEFAULT_MAX_TASK_FAILURES
@@ -147,6 +151,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   async function run (row: TaskRow, peer: NodePeer, queue: Queue, signal: AbortSignal): Promise<void> {
     await store.tasks.markAssigned(row, peer.id)
     const taskId = key(row)
+    const endTimer = metrics?.taskSeconds.startTimer()
+    const counted = (outcome: string): void => {
+      endTimer?.()
+      metrics?.taskAttempts.inc({ outcome })
+    }
     let response: TaskResponse
     try {
       response = await client.run(peer.peerId, {
@@ -160,19 +169,28 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       }, { signal: AbortSignal.any([signal, AbortSignal.timeout(taskTimeoutMs)]) })
     } catch (err) {
       if (signal.aborted) return await store.tasks.markPending(row)
+      counted('unreachable')
       network.backOff(peer)
       return await retry(row, queue, failureOf(err, 'node_failure'))
     }
 
-    if (response.rejection != null) return await rejected(row, peer, queue, response.rejection.code, response.rejection.message)
+    if (response.rejection != null) {
+      counted('rejected')
+      return await rejected(row, peer, queue, response.rejection.code, response.rejection.message)
+    }
     const result = response.result
-    if (result == null) return await retry(row, queue, { code: 'node_failure', message: 'empty response' })
+    if (result == null) {
+      counted('malformed')
+      return await retry(row, queue, { code: 'node_failure', message: 'empty response' })
+    }
     if (result.error != null) {
+      counted('failed')
       const failure = { code: result.error.code, message: result.error.message }
       return result.error.retryable ? await retry(row, queue, failure) : await settle(row, () => store.tasks.markFailed(row, { ...failure, status: 400 }))
     }
+    let outcome: TaskOutcome
     try {
-      const outcome = await verifyResult(result, {
+      outcome = await verifyResult(result, {
         peerId: peer.peerId,
         taskId,
         attempt: row.attempts,
@@ -180,12 +198,16 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
         modelDigest: peer.models.get(row.model)?.digest ?? '',
         ...expectationsOf(row)
       })
-      await settle(row, () => store.tasks.markCompleted(row, outcome))
     } catch (err) {
-      log.warn({ peer: peer.id, taskId, code: (err as DriaError).code }, 'result rejected by verification')
+      const code = (err as DriaError).code ?? 'verification_failed'
+      counted('refused')
+      metrics?.verificationFailures.inc({ code })
+      log.warn({ peer: peer.id, taskId, code }, 'result rejected by verification')
       network.backOff(peer)
-      await retry(row, queue, failureOf(err, 'verification_failed'))
+      return await retry(row, queue, failureOf(err, 'verification_failed'))
     }
+    counted('completed')
+    await settle(row, () => store.tasks.markCompleted(row, outcome))
   }
 
   async function rejected (row: TaskRow, peer: NodePeer, queue: Queue, code: RejectionCode, message: string): Promise<void> {
@@ -217,6 +239,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   async function settle (row: TaskRow, transition: () => Promise<void>): Promise<void> {
     failures.delete(key(row))
     await transition()
+    metrics?.tasksSettled.inc({ state: row.state })
     listeners.forEach(listener => { listener(row) })
   }
 
@@ -240,6 +263,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     onSettled (listener) {
       listeners.push(listener)
     },
+    inFlight: () => flights.size,
     async stop () {
       stopped = true
       clearInterval(ticker)
