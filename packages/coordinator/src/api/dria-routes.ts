@@ -82,10 +82,14 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
       await store.uploads.delete(slot)
       if (slot.expires_at < Date.now() / 1000) throw apiError('upload_not_found', 'This upload URL has expired.')
       // Checked again here: several URLs handed out before any upload would each pass the first check.
-      await files.checkDailyUploads(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
-      const temp = await files.receive(request.raw, slot.maxBytes)
-      const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
-      return { id: file.id, bytes: file.bytes }
+      const release = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
+      try {
+        const temp = await files.receive(request.raw, slot.maxBytes)
+        const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
+        return { id: file.id, bytes: file.bytes }
+      } finally {
+        release()
+      }
     })
   })
 

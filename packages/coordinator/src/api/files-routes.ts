@@ -31,7 +31,7 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
     const { keyId, limits } = await auth.authenticate(request)
     if (!request.isMultipart()) throw apiError('invalid_request_error', 'Upload a file with multipart/form-data (fields: file, purpose).')
     // Every upload has purpose `batch`, so the daily quota is checked before reading the body.
-    await files.checkDailyUploads(keyId, limits.filesPerDay)
+    const release = await files.reserveDailyUpload(keyId, limits.filesPerDay)
     let temp: string | undefined
     let filename = 'upload.jsonl'
     let purpose: string | undefined
@@ -56,6 +56,7 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
       temp = undefined
       return fileObject(record)
     } finally {
+      release()
       if (temp !== undefined) await files.discard(temp)
     }
   })

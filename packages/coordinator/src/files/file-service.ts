@@ -19,6 +19,12 @@ export interface FileService {
   receive(body: Readable, maxBytes?: number): Promise<string>
   /** Throws `too_many_files` (429, with retry-after) when `owner` already uploaded `perDay` batch files in 24 h. */
   checkDailyUploads(owner: string, perDay: number): Promise<void>
+  /**
+   * The same check for an upload about to be received, counting uploads still in progress, so
+   * that simultaneous uploads cannot all slip under the limit. Call the returned function once
+   * the upload is stored or abandoned.
+   */
+  reserveDailyUpload(owner: string, perDay: number): Promise<() => void>
   /** Records a body written to a temp path (an upload, or an output file) as a file. */
   adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose, id?: string }): Promise<FileRecord>
   discard(tempPath: string): Promise<void>
@@ -38,6 +44,25 @@ export function createFileService (components: { store: Store, logger: Logger },
   const { store } = components
   const maxBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   const pathOf = (id: string): string => join(store.filesDir, id)
+  /** Batch uploads being received, per owner, and the chain their quota checks run in. */
+  const uploading = new Map<string, number>()
+  const reserving = new Map<string, Promise<void>>()
+
+  async function checkDaily (owner: string, perDay: number, inProgress: number): Promise<void> {
+    if (!Number.isFinite(perDay)) return
+    const since = Math.floor(Date.now() / 1000) - DAY_SECONDS
+    const recent: number[] = []
+    for await (const file of store.files.newest(owner)) {
+      if (file.created_at < since) break
+      if (file.purpose === 'batch') recent.push(file.created_at)
+    }
+    if (recent.length + inProgress >= perDay) {
+      // When the oldest upload that counts leaves the 24 h window (in-progress ones hold a slot now).
+      const oldest = recent[Math.max(0, perDay - 1 - inProgress)] ?? Math.floor(Date.now() / 1000)
+      const retryAfter = Math.max(1, oldest + DAY_SECONDS - Math.floor(Date.now() / 1000))
+      throw new LimitError('too_many_files', `Your plan allows ${perDay} batch files per 24 hours.`, retryAfter)
+    }
+  }
   const tempPath = (): string => join(store.filesDir, `${newId('upload-')}.tmp`)
 
   async function get (owner: string, id: string): Promise<FileRecord> {
@@ -83,17 +108,26 @@ export function createFileService (components: { store: Store, logger: Logger },
         throw err
       }
     },
-    async checkDailyUploads (owner, perDay) {
-      if (!Number.isFinite(perDay)) return
-      const since = Math.floor(Date.now() / 1000) - DAY_SECONDS
-      const recent: number[] = []
-      for await (const file of store.files.newest(owner)) {
-        if (file.created_at < since) break
-        if (file.purpose === 'batch') recent.push(file.created_at)
-      }
-      if (recent.length >= perDay) {
-        const retryAfter = Math.max(1, recent[perDay - 1] + DAY_SECONDS - Math.floor(Date.now() / 1000))
-        throw new LimitError('too_many_files', `Your plan allows ${perDay} batch files per 24 hours.`, retryAfter)
+    checkDailyUploads: async (owner, perDay) => { await checkDaily(owner, perDay, 0) },
+    async reserveDailyUpload (owner, perDay) {
+      if (!Number.isFinite(perDay)) return () => {}
+      // Checks of one owner run one at a time: each sees the uploads reserved before it.
+      const previous = reserving.get(owner) ?? Promise.resolve()
+      const turn = previous.then(async () => {
+        await checkDaily(owner, perDay, uploading.get(owner) ?? 0)
+        uploading.set(owner, (uploading.get(owner) ?? 0) + 1)
+      })
+      const settled = turn.catch(() => {})
+      reserving.set(owner, settled)
+      void settled.then(() => { if (reserving.get(owner) === settled) reserving.delete(owner) })
+      await turn
+      let released = false
+      return () => {
+        if (released) return
+        released = true
+        const left = (uploading.get(owner) ?? 1) - 1
+        if (left === 0) uploading.delete(owner)
+        else uploading.set(owner, left)
       }
     },
     adopt,
