@@ -10,7 +10,7 @@ import { buildApp, createAuthenticator } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './constants.js'
-import { createFileService } from './files/index.js'
+import { createFileService, createUploadSlots } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
@@ -65,12 +65,14 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
+  const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger }, init.webhooks)
   const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
 
   await network.start()
+  await uploads.start()
   await batches.start()
   const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
   logger.info({
@@ -86,6 +88,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      uploads.stop()
       network.stop()
       await host.stop()
       await store.close()

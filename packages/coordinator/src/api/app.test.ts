@@ -7,7 +7,7 @@ import type { DriaHost } from '@dria/p2p'
 import { createLogger } from '@dria/protocol'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { createBatchService } from '../batches/index.js'
-import { createFileService } from '../files/index.js'
+import { createFileService, createUploadSlots } from '../files/index.js'
 import { createNetworkView } from '../network/index.js'
 import { createMetrics } from '../metrics/index.js'
 import { createScheduler } from '../scheduler/index.js'
@@ -43,7 +43,7 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const webhooks = createWebhookSender({ logger })
   const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics })
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
-  const app = await buildApp({ host, network, files, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
   await network.start()
   await batches.start()
   return {

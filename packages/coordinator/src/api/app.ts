@@ -4,7 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
-import type { FileService } from '../files/index.js'
+import type { FileService, UploadSlots } from '../files/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
@@ -20,6 +20,7 @@ export interface AppComponents {
   host: DriaHost
   network: NetworkView
   files: FileService
+  uploads: UploadSlots
   batches: BatchService
   auth: Authenticator
   store: Store

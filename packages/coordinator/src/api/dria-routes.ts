@@ -1,16 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { toBatchObject } from '../batches/index.js'
 import type { BatchService } from '../batches/index.js'
 import { apiError } from '../errors.js'
-import type { FileService } from '../files/index.js'
-import { newId } from '../ids.js'
+import type { FileService, UploadSlots } from '../files/index.js'
 import type { BatchRecord, Store } from '../store/index.js'
 import type { Authenticator } from './auth.js'
 import { withErrors } from './schemas.js'
-
-/** How long an upload URL stays valid. */
-export const UPLOAD_URL_TTL_SECONDS = 3600
 
 const jobSchema = {
   type: 'object',
@@ -34,8 +29,8 @@ function baseUrl (request: FastifyRequest): string {
  * start processing with `complete_upload`, poll `batch/job`. The URL carries a secret,
  * single-use, expiring token, so the PUT itself needs no key.
  */
-export function registerDriaRoutes (app: FastifyInstance, components: { store: Store, files: FileService, batches: BatchService, auth: Authenticator }): void {
-  const { store, files, batches, auth } = components
+export function registerDriaRoutes (app: FastifyInstance, components: { store: Store, files: FileService, uploads: UploadSlots, batches: BatchService, auth: Authenticator }): void {
+  const { store, files, uploads, batches, auth } = components
   /** The batch started for each uploaded file (a file starts at most one). */
   const jobs = new Map<string, string>()
 
@@ -56,16 +51,7 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
   }, async (request) => {
     const { keyId, limits } = await auth.authenticate(request)
     await files.checkDailyUploads(keyId, limits.filesPerDay)
-    const slot = {
-      id: randomBytes(24).toString('base64url'),
-      owner: keyId,
-      fileId: newId('file-'),
-      filename: 'upload.jsonl',
-      maxBytes: limits.fileBytes,
-      filesPerDay: Number.isFinite(limits.filesPerDay) ? limits.filesPerDay : null,
-      expires_at: Math.floor(Date.now() / 1000) + UPLOAD_URL_TTL_SECONDS
-    }
-    await store.uploads.put(slot)
+    const slot = await uploads.open(keyId, limits)
     return { url: `${baseUrl(request)}/api/v0/upload/${slot.id}`, id: slot.fileId, expires_at: slot.expires_at }
   })
 
@@ -76,11 +62,7 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
     scope.put<{ Params: { token: string } }>('/api/v0/upload/:token', {
       schema: { params: { type: 'object', properties: { token: { type: 'string', maxLength: 64 } } } }
     }, async (request) => {
-      const slot = await store.uploads.get(request.params.token)
-      if (slot === undefined) throw apiError('upload_not_found', 'This upload URL is unknown or was already used.')
-      // Single use: the slot is gone before the body is read, so a second PUT cannot race it.
-      await store.uploads.delete(slot)
-      if (slot.expires_at < Date.now() / 1000) throw apiError('upload_not_found', 'This upload URL has expired.')
+      const slot = await uploads.take(request.params.token)
       // Checked again here: several URLs handed out before any upload would each pass the first check.
       const release = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
       try {

@@ -1,1 +1,2 @@
 export * from './file-service.js'
+export * from './upload-slots.js'
