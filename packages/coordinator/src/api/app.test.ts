@@ -307,6 +307,8 @@ describe('coordinator HTTP API', () => {
       expectError(await createBatch('k1', { ...valid, completion_window: '48h' }), 400, 'invalid_completion_window', 'completion_window')
       const metadata = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']))
       expectError(await createBatch('k1', { ...valid, metadata }), 400, 'invalid_parameter', 'metadata')
+      expectError(await createBatch('k1', { ...valid, metadata: { model: 7 } }), 400, 'invalid_parameter', 'metadata.model')
+      expectError(await createBatch('k1', { ...valid, webhook_url: 'not a url' }), 400, 'invalid_parameter', 'webhook_url')
       expectError(await createBatch('k1', { endpoint: CHAT, completion_window: '24h' }), 400, 'missing_required_parameter', 'input_file_id')
       const broken = await env.app.inject({ method: 'POST', url: '/v1/batches', headers: { ...auth('k1'), 'content-type': 'application/json' }, payload: '{"input_file_id":' })
       expectError(broken, 400, 'invalid_json', null)

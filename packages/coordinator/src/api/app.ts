@@ -12,6 +12,7 @@ import type { Authenticator } from './auth.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { registerDriaRoutes } from './dria-routes.js'
 import { errorBody, handleError } from './error-handler.js'
+import { compileValidator } from './validation.js'
 import { registerBatchRoutes } from './batches-routes.js'
 import { registerFileRoutes } from './files-routes.js'
 import { registerNetworkRoutes } from './network-routes.js'
@@ -38,9 +39,9 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
     loggerInstance: components.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // Per-request lines would dominate the log at batch rates; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false } }
+    bodyLimit: 1024 * 1024
   })
+  app.setValidatorCompiler(compileValidator)
   await app.register(multipart, { limits: { fileSize: init.maxFileBytes, files: 1, fields: 10 } })
   app.setErrorHandler(handleError)
   app.setNotFoundHandler((request, reply) => {
