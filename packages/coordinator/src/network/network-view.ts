@@ -102,6 +102,8 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       await peerBook.remember({ id, multiaddrs: record.multiaddrs })
       log.info({ peer: id, models: [...models.keys()], slots: record.slotsTotal }, 'node joined')
     } else {
+      // A node restarted on new ports must still be redialled after our own restart.
+      if (existing.record.multiaddrs.join() !== record.multiaddrs.join()) await peerBook.remember({ id, multiaddrs: record.multiaddrs })
       existing.record = record
       existing.models = models
     }
