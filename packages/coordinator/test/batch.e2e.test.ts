@@ -177,6 +177,31 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('line 1: invalid_request_body') })
   })
 
+  it('accepts a chunked multipart upload without a length, with any filename', async () => {
+    const boundary = 'dria-boundary-7f3a'
+    const filename = 'données de test (1).jsonl'
+    const body = `${JSON.stringify({ custom_id: 'c1', method: 'POST', url: '/v1/chat/completions', body: { model: MODEL, messages: [{ role: 'user', content: 'hi' }] } })}\n`
+    const { request } = await import('node:http')
+    const url = new URL('/v1/files', coordinator.url)
+    const status = await new Promise<{ status: number, json: Record<string, unknown> }>((resolve, reject) => {
+      const req = request(url, { method: 'POST', headers: { authorization: `Bearer ${API_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}` } }, res => {
+        let text = ''
+        res.on('data', (chunk: Buffer) => { text += chunk.toString() })
+        res.on('end', () => { resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }) })
+      })
+      req.on('error', reject)
+      // No content-length: node sends the body with transfer-encoding: chunked, in several chunks.
+      req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename*=UTF-8''${encodeURIComponent(filename)}\r\nContent-Type: application/jsonl\r\n\r\n`)
+      for (const piece of body.match(/[\s\S]{1,16}/g) ?? []) req.write(piece)
+      req.write(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}--\r\n`)
+      req.end()
+    })
+    expect(status.status).toBe(200)
+    expect(status.json).toMatchObject({ object: 'file', purpose: 'batch', filename, bytes: Buffer.byteLength(body) })
+    const content = await (await openai.files.content(status.json.id as string)).text()
+    expect(content).toBe(body)
+  })
+
   it('answers unknown ids with 404 in the OpenAI error shape', async () => {
     await expect(openai.batches.retrieve('batch_nope')).rejects.toMatchObject({ status: 404, code: 'batch_not_found' })
     await expect(openai.files.retrieve('file-nope')).rejects.toMatchObject({ status: 404, code: 'file_not_found' })
