@@ -1,6 +1,6 @@
-import { Command } from 'commander'
-import { createLogger, option, parseInteger, parseList, stopOnSignals } from '@dria/protocol'
-import { DEFAULT_DATA_DIR, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
+import { Command, InvalidArgumentError } from 'commander'
+import { createLogger, option, parseInteger, parseList, parseNumber, stopOnSignals } from '@dria/protocol'
+import { DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
 import { startCoordinator } from './coordinator.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
@@ -18,7 +18,15 @@ interface StartOptions {
   maxFileBytes: number
   maxLines: number
   completionWindowSeconds?: number
+  auditRate: number
+  quarantineStrikes: number
   logLevel: string
+}
+
+function parseShare (value: string): number {
+  const share = parseNumber(0)(value)
+  if (share > 1) throw new InvalidArgumentError('expected a number from 0 to 1')
+  return share
 }
 
 /** --max-lines and --max-file-bytes set every plan; --plans (JSON) refines single plans. */
@@ -43,6 +51,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--max-file-bytes <n>', 'largest upload, every plan', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
     .addOption(option('--max-lines <n>', 'most requests per batch file, every plan', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, MAX_TASKS_PER_FILE)))
     .addOption(option('--plans <json>', 'per-plan limit overrides, e.g. {"free":{"filesPerDay":5}}', 'DRIA_PLANS'))
+    .addOption(option('--audit-rate <share>', 'share of greedy/seeded results re-executed on other nodes (0 to 1)', 'DRIA_AUDIT_RATE', DEFAULT_AUDIT_RATE).argParser(parseShare))
+    .addOption(option('--quarantine-strikes <n>', 'proven wrong results after which a node gets no more work', 'DRIA_QUARANTINE_STRIKES', DEFAULT_QUARANTINE_STRIKES).argParser(parseInteger(1)))
     .addOption(option('--completion-window-seconds <n>', 'expire batches after this long instead of 24 h (testing)', 'DRIA_COMPLETION_WINDOW_SECONDS').argParser(parseInteger(1)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
@@ -59,7 +69,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
           apiKeys: opts.apiKeys,
           adminToken: opts.adminToken,
           plans: planLimits(opts),
-          batches: { completionWindowSeconds: opts.completionWindowSeconds }
+          batches: { completionWindowSeconds: opts.completionWindowSeconds },
+          scheduler: { auditRate: opts.auditRate },
+          network: { quarantineStrikes: opts.quarantineStrikes }
         })
         stopOnSignals(coordinator.stop, logger)
       } catch (err) {

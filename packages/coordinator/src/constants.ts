@@ -12,6 +12,11 @@ export const DEFAULT_RECORD_STALE_MS = 45_000
 /** How long a peer that failed or refused a task is left alone. */
 export const DEFAULT_PEER_BACKOFF_MS = 2_000
 
+/** Proven wrong results after which a node is quarantined. */
+export const DEFAULT_QUARANTINE_STRIKES = 3
+/** Share of deterministic (greedy or seeded) results re-executed on other nodes. */
+export const DEFAULT_AUDIT_RATE = 0.05
+
 /** Upper bound on one task round trip; the node gets a slightly shorter deadline. */
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
 /** A line fails after this many failed attempts (rejections at capacity do not count). */

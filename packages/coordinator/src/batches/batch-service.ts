@@ -67,6 +67,8 @@ export function createBatchService (components: { store: Store, files: FileServi
    * expiry check's interval, and each extra stop would fail its lines again.
    */
   const stopping = new Set<string>()
+  /** Batches whose rows from a quarantined node are being reopened. */
+  const reopening = new Set<string>()
   const work = new Set<Promise<unknown>>()
   let expiryTimer: NodeJS.Timeout | undefined
 
@@ -190,8 +192,13 @@ export function createBatchService (components: { store: Store, files: FileServi
     } else {
       batch.request_counts.failed++
     }
+    finalizeIfDone(batch)
+  }
+
+  function finalizeIfDone (batch: BatchRecord): void {
     const { total, completed, failed } = batch.request_counts
-    if (batch.status === 'in_progress' && completed + failed === total) track(finalize(batch))
+    // While a quarantined node's results are being reopened the counts are about to drop.
+    if (batch.status === 'in_progress' && completed + failed === total && !reopening.has(batch.id)) track(finalize(batch))
   }
 
   async function finalize (batch: BatchRecord): Promise<void> {
@@ -288,7 +295,45 @@ export function createBatchService (components: { store: Store, files: FileServi
     return stored
   }
 
+  /**
+   * Every result a quarantined node produced in a batch still running is executed again
+   * elsewhere (finished batches keep their files).
+   */
+  async function redoResultsOf (peerId: string): Promise<void> {
+    for (const batch of active.values()) {
+      if (batch.status !== 'in_progress') continue
+      reopening.add(batch.id)
+      let reopened = 0
+      try {
+        reopened = await reopenRows(batch, peerId)
+      } finally {
+        reopening.delete(batch.id)
+      }
+      finalizeIfDone(batch)
+      if (reopened > 0) {
+        log.warn({ batchId: batch.id, peer: peerId, reopened }, 'results of a quarantined node reopened')
+        scheduler.requeue(batch.id)
+      }
+    }
+  }
+
+  async function reopenRows (batch: BatchRecord, peerId: string): Promise<number> {
+    let reopened = 0
+    for await (const row of store.tasks.rows(batch.id)) {
+      if (row.state !== 'completed' || row.outcome?.peer !== peerId) continue
+      const { promptTokens, completionTokens } = row.outcome
+      await store.tasks.markRedo(row)
+      batch.request_counts.completed--
+      batch.usage.input_tokens -= promptTokens
+      batch.usage.output_tokens -= completionTokens
+      batch.usage.total_tokens -= promptTokens + completionTokens
+      reopened++
+    }
+    return reopened
+  }
+
   scheduler.onSettled(onSettled)
+  network.onQuarantine(peerId => { track(redoResultsOf(peerId)) })
 
   return {
     async start () {

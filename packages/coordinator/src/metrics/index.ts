@@ -13,6 +13,8 @@ export interface CoordinatorMetrics {
   verificationFailures: Counter<'code'>
   /** Lines read from input files during validation. */
   ingestedLines: Counter
+  /** Sampled re-executions by result: agreed, caught, inconclusive, skipped. */
+  audits: Counter<'result'>
 }
 
 export function createMetrics (sources: { nodes: () => number, tasksInFlight: () => number }): CoordinatorMetrics {
@@ -26,6 +28,7 @@ export function createMetrics (sources: { nodes: () => number, tasksInFlight: ()
     taskSeconds: new Histogram({ name: 'dria_scheduler_task_duration_seconds', help: 'Task attempt round trip', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300], registers: [registry] }),
     tasksSettled: new Counter({ name: 'dria_batch_lines_settled_total', help: 'Batch lines that reached a final state', labelNames: ['state'], registers: [registry] }),
     verificationFailures: new Counter({ name: 'dria_verification_failures_total', help: 'Results refused by verification, by code', labelNames: ['code'], registers: [registry] }),
-    ingestedLines: new Counter({ name: 'dria_ingest_lines_total', help: 'Input lines validated and split into tasks', registers: [registry] })
+    ingestedLines: new Counter({ name: 'dria_ingest_lines_total', help: 'Input lines validated and split into tasks', registers: [registry] }),
+    audits: new Counter({ name: 'dria_verification_audits_total', help: 'Sampled re-executions by result', labelNames: ['result'], registers: [registry] })
   }
 }

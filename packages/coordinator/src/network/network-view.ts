@@ -4,7 +4,7 @@ import type { Discovery, DriaHost } from '@dria/p2p'
 import type { PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_NETWORK_REFRESH_MS, DEFAULT_PEER_BACKOFF_MS, DEFAULT_RECORD_STALE_MS } from '../constants.js'
+import { DEFAULT_NETWORK_REFRESH_MS, DEFAULT_PEER_BACKOFF_MS, DEFAULT_QUARANTINE_STRIKES, DEFAULT_RECORD_STALE_MS } from '../constants.js'
 import type { PeerBook } from '../store/index.js'
 
 const REDIAL_TIMEOUT_MS = 3_000
@@ -18,6 +18,8 @@ export interface NodePeer {
   inflight: number
   /** Not given work before this time (ms since epoch) after a failure or refusal. */
   backoffUntil: number
+  /** Results of this peer that re-execution proved wrong. */
+  strikes: number
 }
 
 export interface NetworkModel {
@@ -31,6 +33,8 @@ export interface NetworkViewInit {
   refreshIntervalMs?: number
   staleAfterMs?: number
   backoffMs?: number
+  /** Strikes after which a peer is quarantined: never given work again. Default 3. */
+  quarantineStrikes?: number
 }
 
 export interface NetworkView {
@@ -47,6 +51,11 @@ export interface NetworkView {
   want(model: string): void
   backOff(peer: NodePeer, ms?: number): void
   forgetModel(peer: NodePeer, model: string): void
+  /** Records a proven wrong result; enough of them quarantine the peer. */
+  strike(peer: NodePeer, reason: string): void
+  isQuarantined(peerId: string): boolean
+  /** Called with the id of each peer put in quarantine. */
+  onQuarantine(listener: (peerId: string) => void): void
   /** Called after any change that may let more work be dispatched. */
   onChange(listener: () => void): void
 }
@@ -62,6 +71,10 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
   const refreshMs = init.refreshIntervalMs ?? DEFAULT_NETWORK_REFRESH_MS
   const staleMs = init.staleAfterMs ?? DEFAULT_RECORD_STALE_MS
   const backoffMs = init.backoffMs ?? DEFAULT_PEER_BACKOFF_MS
+  const quarantineStrikes = init.quarantineStrikes ?? DEFAULT_QUARANTINE_STRIKES
+  /** Outlives the peer's entry: a caught peer stays out even after it rejoins. */
+  const quarantined = new Set<string>()
+  const quarantineListeners: Array<(peerId: string) => void> = []
   const peers = new Map<string, NodePeer>()
   const wanted = new Set<string>()
   const listeners: Array<() => void> = []
@@ -98,7 +111,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
     if (existing !== undefined && existing.record.seq >= record.seq) return false
     const models = new Map(record.models.map(m => [m.name, m]))
     if (existing === undefined) {
-      peers.set(id, { peerId, id, record, models, inflight: 0, backoffUntil: 0 })
+      peers.set(id, { peerId, id, record, models, inflight: 0, backoffUntil: 0, strikes: 0 })
       await peerBook.remember({ id, multiaddrs: record.multiaddrs })
       log.info({ peer: id, models: [...models.keys()], slots: record.slotsTotal }, 'node joined')
     } else {
@@ -151,7 +164,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
   }
 
   function live (peer: NodePeer, now: number): boolean {
-    return peer.backoffUntil <= now && now - peer.record.issuedAtMs <= staleMs
+    return peer.backoffUntil <= now && now - peer.record.issuedAtMs <= staleMs && !quarantined.has(peer.id)
   }
 
   return {
@@ -180,7 +193,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       const now = Date.now()
       const byName = new Map<string, NetworkModel>()
       for (const peer of peers.values()) {
-        if (now - peer.record.issuedAtMs > staleMs) continue
+        if (now - peer.record.issuedAtMs > staleMs || quarantined.has(peer.id)) continue
         for (const m of peer.models.values()) {
           const entry = byName.get(m.name) ?? { name: m.name, kind: m.kind === ModelKind.MODEL_KIND_EMBEDDING ? 'embedding' : 'chat', nodes: 0, digests: [] }
           entry.nodes++
@@ -191,7 +204,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))
     },
     isModelServed (model) {
-      return [...peers.values()].some(peer => peer.models.has(model))
+      return [...peers.values()].some(peer => peer.models.has(model) && !quarantined.has(peer.id))
     },
     want (model) {
       if (wanted.has(model)) return
@@ -204,6 +217,18 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
     },
     forgetModel (peer, model) {
       peer.models.delete(model)
+    },
+    strike (peer, reason) {
+      peer.strikes++
+      log.warn({ peer: peer.id, strikes: peer.strikes, reason }, 'node struck')
+      if (peer.strikes < quarantineStrikes || quarantined.has(peer.id)) return
+      quarantined.add(peer.id)
+      log.warn({ peer: peer.id, strikes: peer.strikes }, 'node quarantined')
+      quarantineListeners.forEach(listener => { listener(peer.id) })
+    },
+    isQuarantined: (peerId) => quarantined.has(peerId),
+    onQuarantine (listener) {
+      quarantineListeners.push(listener)
     },
     onChange (listener) {
       listeners.push(listener)

@@ -1,19 +1,15 @@
-import { DriaError, RejectionCode, TaskKind, isDriaError, parseOpenAIBody } from '@dria/protocol'
-import type { Logger, ResponseFormat, TaskKindName, TaskResponse } from '@dria/protocol'
+import { DriaError, RejectionCode, isDriaError } from '@dria/protocol'
+import type { Logger, TaskResponse } from '@dria/protocol'
 import type { TaskClient } from '@dria/p2p'
 import {
-  DEFAULT_MAX_TASK_FAILURES, DEFAULT_QUEUE_WINDOW, DEFAULT_TASK_TIMEOUT_MS
+  DEFAULT_AUDIT_RATE, DEFAULT_MAX_TASK_FAILURES, DEFAULT_QUEUE_WINDOW, DEFAULT_TASK_TIMEOUT_MS
 } from '../constants.js'
 import type { NetworkView, NodePeer } from '../network/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { Store, TaskFailure, TaskOutcome, TaskRow } from '../store/index.js'
 import { verifyResult } from '../verification/index.js'
-
-const TASK_KINDS: Record<TaskKindName, TaskKind> = {
-  chat: TaskKind.TASK_KIND_CHAT,
-  completion: TaskKind.TASK_KIND_COMPLETION,
-  embedding: TaskKind.TASK_KIND_EMBEDDING
-}
+import { createAuditor } from './auditor.js'
+import { expectationsOf, taskRequestOf } from './task-request.js'
 
 export interface SchedulerComponents {
   store: Store
@@ -27,6 +23,8 @@ export interface SchedulerInit {
   taskTimeoutMs?: number
   maxFailures?: number
   queueWindow?: number
+  /** Share of deterministic results re-executed on other nodes. Default 0.05. */
+  auditRate?: number
 }
 
 /** A task reached a final state (completed or failed). */
@@ -40,6 +38,8 @@ export interface Scheduler {
   onSettled(listener: SettledListener): void
   /** Task attempts dispatched and not yet answered. */
   inFlight(): number
+  /** Reloads a batch's queues from the store (rows that became pending again). */
+  requeue(batchId: string): void
   stop(): Promise<void>
 }
 
@@ -72,6 +72,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   const taskTimeoutMs = init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
   const maxFailures = init.maxFailures ?? DEFAULT_MAX_TASK_FAILURES
   const window = init.queueWindow ?? DEFAULT_QUEUE_WINDOW
+  const auditor = createAuditor(components, { rate: init.auditRate ?? DEFAULT_AUDIT_RATE, taskTimeoutMs, onSlotFree: (peer) => { freeSlot(peer) } })
   const queues = new Map<string, Queue[]>()
   const flights = new Map<string, Flight>()
   const failures = new Map<string, number>()
@@ -134,21 +135,32 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       })
   }
 
+  /** Gives a peer's slot back: to an audit waiting for it, else to the queues. */
+  function freeSlot (peer: NodePeer): void {
+    peer.inflight--
+    if (!auditor.slotFreed(peer)) pump()
+  }
+
   function dispatch (row: TaskRow, peer: NodePeer, queue: Queue): void {
     peer.inflight++
+    let released = false
+    const release = (): void => {
+      if (released) return
+      released = true
+      freeSlot(peer)
+    }
     const controller = new AbortController()
     const flight: Flight = { row, controller, done: Promise.resolve() }
     flights.set(key(row), flight)
-    flight.done = run(row, peer, queue, controller.signal)
+    flight.done = run(row, peer, queue, controller.signal, release)
       .catch(err => { log.error({ err, taskId: key(row) }, 'task bookkeeping failed') })
       .finally(() => {
-        peer.inflight--
         flights.delete(key(row))
-        pump()
+        release()
       })
   }
 
-  async function run (row: TaskRow, peer: NodePeer, queue: Queue, signal: AbortSignal): Promise<void> {
+  async function run (row: TaskRow, peer: NodePeer, queue: Queue, signal: AbortSignal, release: () => void): Promise<void> {
     await store.tasks.markAssigned(row, peer.id)
     const taskId = key(row)
     const endTimer = metrics?.taskSeconds.startTimer()
@@ -158,15 +170,9 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
     let response: TaskResponse
     try {
-      response = await client.run(peer.peerId, {
-        taskId,
-        attempt: row.attempts,
-        kind: TASK_KINDS[row.kind],
-        model: row.model,
-        body: new TextEncoder().encode(row.body),
-        // The node gives up first, so its error (not our timeout) explains the failure.
-        timeoutMs: Math.max(1_000, taskTimeoutMs - 5_000)
-      }, { signal: AbortSignal.any([signal, AbortSignal.timeout(taskTimeoutMs)]) })
+      response = await client.run(peer.peerId, taskRequestOf(row, taskId, taskTimeoutMs), {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(taskTimeoutMs)])
+      })
     } catch (err) {
       if (signal.aborted) return await store.tasks.markPending(row)
       counted('unreachable')
@@ -206,8 +212,25 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       network.backOff(peer)
       return await retry(row, queue, failureOf(err, 'verification_failed'))
     }
+    let kept: TaskOutcome
+    try {
+      // The node is done with this task: its slot must not wait on other nodes' answers.
+      release()
+      kept = await auditor.review(row, taskId, { peer, outcome }, signal)
+    } catch (err) {
+      if (signal.aborted) return await store.tasks.markPending(row)
+      counted('inconclusive')
+      return await retry(row, queue, failureOf(err, 'verification_failed'))
+    }
+    if (network.isQuarantined(kept.peer)) {
+      // Caught while this answer was on its way: it is not trusted, and not the task's fault.
+      counted('distrusted')
+      await store.tasks.markPending(row)
+      if (queues.has(row.batchId)) queue.rows.unshift(row)
+      return
+    }
     counted('completed')
-    await settle(row, () => store.tasks.markCompleted(row, outcome))
+    await settle(row, () => store.tasks.markCompleted(row, kept))
   }
 
   async function rejected (row: TaskRow, peer: NodePeer, queue: Queue, code: RejectionCode, message: string): Promise<void> {
@@ -264,6 +287,13 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       listeners.push(listener)
     },
     inFlight: () => flights.size,
+    requeue (batchId) {
+      for (const queue of queues.get(batchId) ?? []) {
+        queue.cursor = -1
+        queue.exhausted = false
+      }
+      pump()
+    },
     async stop () {
       stopped = true
       clearInterval(ticker)
@@ -277,11 +307,4 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
 function failureOf (err: unknown, fallback: string): TaskFailure {
   if (isDriaError(err)) return { code: err.code, message: err.message }
   return { code: fallback, message: err instanceof Error ? err.message : String(err) }
-}
-
-/** What the request itself bounds: its max_tokens and structured-output format. */
-function expectationsOf (row: TaskRow): { maxTokens?: number, responseFormat?: ResponseFormat } {
-  const parsed = parseOpenAIBody(row.kind, JSON.parse(row.body))
-  if (parsed.kind === 'embedding') return {}
-  return { maxTokens: parsed.request.maxTokens, responseFormat: parsed.request.responseFormat }
 }

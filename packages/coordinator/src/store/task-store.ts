@@ -73,6 +73,12 @@ export class TaskStore {
     await this.#move(row, { ...row, state: 'completed', outcome })
   }
 
+  /** Reopens a completed task whose result can no longer be trusted (its node was caught lying). */
+  async markRedo (row: TaskRow): Promise<void> {
+    this.#expect(row, 'completed')
+    await this.#move(row, { ...row, state: 'pending', peer: undefined, outcome: undefined })
+  }
+
   async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
     if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending or assigned')
     await this.#move(row, { ...row, state: 'failed', failure })

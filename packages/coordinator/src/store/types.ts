@@ -91,6 +91,8 @@ export interface TaskOutcome {
   /** Base64 node signature over the result: the receipt. */
   signature: string
   finishedAt: number
+  /** Nodes that executed the task again and agreed (sampled re-execution). */
+  auditedBy?: string[]
 }
 
 export interface TaskFailure {
