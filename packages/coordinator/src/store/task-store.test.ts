@@ -115,6 +115,19 @@ describe('TaskStore', () => {
     expect((await collect(store.tasks.rows('b'))).map(r => r.state)).toEqual(['pending', 'completed', 'failed', 'failed'])
   })
 
+  it('reopens a completed row whose result is distrusted, and only a completed one', async () => {
+    await store.tasks.insert([row('b', 0), row('b', 1)])
+    const [r0, r1] = await store.tasks.pendingRows('b', 'm1', 10)
+    await store.tasks.markAssigned(r0, 'liar')
+    await store.tasks.markCompleted(r0, outcome)
+    await store.tasks.markRedo(r0)
+    const reopened = await store.tasks.get('b', 0)
+    expect(reopened).toMatchObject({ state: 'pending', attempts: 1 })
+    expect(reopened?.outcome).toBeUndefined()
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0, 1])
+    await expect(store.tasks.markRedo(r1)).rejects.toMatchObject({ code: 'TASK_WRONG_STATE' })
+  })
+
   it('throws TASK_WRONG_STATE on transitions from the wrong state and leaves the row alone', async () => {
     await store.tasks.insert([row('b', 0), row('b', 1)])
     const [pending, other] = await store.tasks.pendingRows('b', 'm1', 10)
