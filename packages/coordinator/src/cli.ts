@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander'
-import { createLogger, option, parseInteger, parseList, parseNumber, stopOnSignals } from '@dria/protocol'
+import { createLogger, option, parseInteger, parseList, parseNumber, runService } from '@dria/protocol'
 import { DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
 import { startCoordinator } from './coordinator.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
@@ -58,26 +58,20 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-coordinator', opts.logLevel)
       if (opts.apiKeys.length === 0) logger.warn('no API keys configured (DRIA_API_KEYS): every API request will be refused')
-      try {
-        const coordinator = await startCoordinator({ logger }, {
-          dataDir: opts.dataDir,
-          host: opts.host,
-          port: opts.port,
-          p2pPort: opts.p2pPort,
-          p2pHost: opts.p2pHost,
-          bootstrap: opts.bootstrap,
-          apiKeys: opts.apiKeys,
-          adminToken: opts.adminToken,
-          plans: planLimits(opts),
-          batches: { completionWindowSeconds: opts.completionWindowSeconds },
-          scheduler: { auditRate: opts.auditRate },
-          network: { quarantineStrikes: opts.quarantineStrikes }
-        })
-        stopOnSignals(coordinator.stop, logger)
-      } catch (err) {
-        logger.fatal({ err }, 'coordinator failed to start')
-        process.exit(1)
-      }
+      await runService(logger, 'coordinator failed to start', async () => await startCoordinator({ logger }, {
+        dataDir: opts.dataDir,
+        host: opts.host,
+        port: opts.port,
+        p2pPort: opts.p2pPort,
+        p2pHost: opts.p2pHost,
+        bootstrap: opts.bootstrap,
+        apiKeys: opts.apiKeys,
+        adminToken: opts.adminToken,
+        plans: planLimits(opts),
+        batches: { completionWindowSeconds: opts.completionWindowSeconds },
+        scheduler: { auditRate: opts.auditRate },
+        network: { quarantineStrikes: opts.quarantineStrikes }
+      }))
     })
   await program.parseAsync(argv)
 }

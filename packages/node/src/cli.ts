@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { createLogger, option, stopOnSignals, parseChoice, parseInteger, parseList, parseNumber } from '@dria/protocol'
+import { createLogger, option, parseChoice, parseInteger, parseList, parseNumber, runService } from '@dria/protocol'
 import { DEFAULT_DATA_DIR, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_SLOTS } from './constants.js'
 import { startNodeDaemon } from './daemon.js'
 import type { EngineChoice } from './engine/index.js'
@@ -37,25 +37,19 @@ export async function runNodeCli (argv: string[]): Promise<void> {
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-node', opts.logLevel)
-      try {
-        const daemon = await startNodeDaemon({ logger }, {
-          dataDir: opts.dataDir,
-          bootstrap: opts.bootstrap,
-          p2pPort: opts.p2pPort,
-          listenHost: opts.host,
-          engine: opts.engine,
-          ollamaHost: opts.ollamaHost,
-          models: opts.models,
-          modelsDir: opts.modelsDir,
-          slots: opts.slots,
-          threads: opts.threads,
-          minTps: opts.minTps
-        })
-        stopOnSignals(daemon.stop, logger)
-      } catch (err) {
-        logger.fatal({ err }, 'node failed to start')
-        process.exit(1)
-      }
+      await runService(logger, 'node failed to start', async () => await startNodeDaemon({ logger }, {
+        dataDir: opts.dataDir,
+        bootstrap: opts.bootstrap,
+        p2pPort: opts.p2pPort,
+        listenHost: opts.host,
+        engine: opts.engine,
+        ollamaHost: opts.ollamaHost,
+        models: opts.models,
+        modelsDir: opts.modelsDir,
+        slots: opts.slots,
+        threads: opts.threads,
+        minTps: opts.minTps
+      }))
     })
   await program.parseAsync(argv)
 }

@@ -15,3 +15,17 @@ export function stopOnSignals (stop: () => Promise<void>, log: Logger): void {
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
 }
+
+/**
+ * Starts a long-running service and keeps it until SIGINT/SIGTERM; if it cannot start, logs
+ * `failure` with the error and exits with code 1.
+ */
+export async function runService (log: Logger, failure: string, start: () => Promise<{ stop: () => Promise<void> }>): Promise<void> {
+  try {
+    const service = await start()
+    stopOnSignals(service.stop, log)
+  } catch (err) {
+    log.fatal({ err }, failure)
+    process.exit(1)
+  }
+}
