@@ -146,7 +146,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
 
   /** Redials the nodes known before a restart (bounded: dead ones must not delay start-up). */
   async function redialKnownPeers (): Promise<void> {
-    const known = await peerBook.all()
+    const known = (await peerBook.all()).filter(peer => !quarantined.has(peer.id))
     await Promise.allSettled(known.map(async ({ id, multiaddrs }) => {
       const peerId = peerIdFromString(id)
       await host.peerStore.merge(peerId, { multiaddrs: multiaddrs.map(ma => multiaddr(ma)) })
@@ -173,6 +173,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       host.addEventListener('peer:disconnect', onDisconnect)
       timer = setInterval(() => { void refresh() }, refreshMs)
       timer.unref()
+      for (const id of await peerBook.quarantined()) quarantined.add(id)
       await redialKnownPeers()
       await refresh()
     },
@@ -223,6 +224,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       log.warn({ peer: peer.id, strikes: peer.strikes, reason }, 'node struck')
       if (peer.strikes < quarantineStrikes || quarantined.has(peer.id)) return
       quarantined.add(peer.id)
+      void peerBook.quarantine(peer.id, peer.strikes).catch(err => { log.error({ err }, 'quarantine not persisted') })
       log.warn({ peer: peer.id, strikes: peer.strikes }, 'node quarantined')
       quarantineListeners.forEach(listener => { listener(peer.id) })
     },
