@@ -2,10 +2,11 @@
 // the HTTP API, progress, and where the results are. Works with nothing but Node and npm:
 // the nodes generate their own tiny model when no GGUF file is given.
 import '../packages/protocol/dist/polyfill.js'
+import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { DriaClient } from '../packages/cli/dist/index.js'
-import { startCoordinatorProcess, startNodeProcess, tempDir } from '../packages/testkit/dist/index.js'
+import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '../packages/testkit/dist/index.js'
 
 const API_KEY = 'demo-key'
 const LINES = Number(process.env.DEMO_LINES ?? 40)
@@ -24,11 +25,14 @@ try {
   processes.push(coordinator)
   log(`  API ${coordinator.url}, peer ${coordinator.multiaddrs[0]}`)
 
-  log('starting two nodes (llama.cpp engine)...')
+  // A real small model when ../shared has one; otherwise the nodes generate their own tiny model.
+  const sharedModel = 'stories260K-chat'
+  const modelArgs = existsSync(join(SHARED_MODELS_DIR, `${sharedModel}.gguf`)) ? ['--models-dir', SHARED_MODELS_DIR, '--models', sharedModel] : []
+  log(`starting two nodes (llama.cpp engine, ${modelArgs.length > 0 ? sharedModel : 'generated model'})...`)
   const nodes = await Promise.all([1, 2].map(i => startNodeProcess({
     dataDir: join(dir.path, `node-${i}`),
     bootstrap: coordinator.multiaddrs,
-    args: ['--slots', '4']
+    args: ['--slots', '4', ...modelArgs]
   })))
   processes.push(...nodes)
   for (const node of nodes) log(`  node ${node.peerId}`)
