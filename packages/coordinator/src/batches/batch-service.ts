@@ -300,6 +300,8 @@ export function createBatchService (components: { store: Store, files: FileServi
    * elsewhere (finished batches keep their files).
    */
   async function redoResultsOf (peerId: string): Promise<void> {
+    // Results it had already got past the quarantine check finish recording (and counting) first.
+    await scheduler.settledFrom(peerId)
     for (const batch of active.values()) {
       if (batch.status !== 'in_progress') continue
       reopening.add(batch.id)

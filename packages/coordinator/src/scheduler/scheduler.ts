@@ -40,6 +40,8 @@ export interface Scheduler {
   inFlight(): number
   /** Reloads a batch's queues from the store (rows that became pending again). */
   requeue(batchId: string): void
+  /** Resolves once results of `peerId` being recorded right now are recorded (and announced). */
+  settledFrom(peerId: string): Promise<void>
   stop(): Promise<void>
 }
 
@@ -76,6 +78,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   const queues = new Map<string, Queue[]>()
   const flights = new Map<string, Flight>()
   const failures = new Map<string, number>()
+  const recordingFrom = new Map<string, Set<Promise<void>>>()
   const listeners: SettledListener[] = []
   let stopped = false
   let pumping = false
@@ -230,7 +233,17 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       return
     }
     counted('completed')
-    await settle(row, () => store.tasks.markCompleted(row, kept))
+    // Tracked so that reopening a caught node's results sees every result it had recorded.
+    const recording = settle(row, () => store.tasks.markCompleted(row, kept))
+    const pending = recording.catch(() => {})
+    const forPeer = recordingFrom.get(kept.peer) ?? new Set<Promise<void>>()
+    recordingFrom.set(kept.peer, forPeer.add(pending))
+    try {
+      await recording
+    } finally {
+      forPeer.delete(pending)
+      if (forPeer.size === 0) recordingFrom.delete(kept.peer)
+    }
   }
 
   async function rejected (row: TaskRow, peer: NodePeer, queue: Queue, code: RejectionCode, message: string): Promise<void> {
@@ -287,6 +300,9 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       listeners.push(listener)
     },
     inFlight: () => flights.size,
+    async settledFrom (peerId) {
+      await Promise.all(recordingFrom.get(peerId) ?? [])
+    },
     requeue (batchId) {
       for (const queue of queues.get(batchId) ?? []) {
         queue.cursor = -1
