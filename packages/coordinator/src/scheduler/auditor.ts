@@ -4,8 +4,7 @@ import type { TaskClient } from '@dria/p2p'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView, NodePeer } from '../network/index.js'
 import type { TaskOutcome, TaskRow } from '../store/index.js'
-import { verifyResult } from '../verification/index.js'
-import { expectationsOf, isDeterministic, taskRequestOf } from './task-request.js'
+import { isDeterministic, taskRequestOf, verifyAnswer } from './task-request.js'
 
 export interface AuditorComponents {
   network: NetworkView
@@ -82,14 +81,7 @@ export function createAuditor (components: AuditorComponents, init: AuditorInit)
       })
       const result = response.result
       if (result == null || result.error != null) return undefined
-      return await verifyResult(result, {
-        peerId: peer.peerId,
-        taskId: auditId,
-        attempt: row.attempts,
-        kind: row.kind,
-        modelDigest: peer.models.get(row.model)?.digest ?? '',
-        ...expectationsOf(row)
-      })
+      return await verifyAnswer(result, row, auditId, peer)
     } catch (err) {
       if (signal.aborted) throw err
       log.debug({ peer: peer.id, taskId, err }, 'audit execution failed')

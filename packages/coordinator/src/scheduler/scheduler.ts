@@ -7,9 +7,8 @@ import {
 import type { NetworkView, NodePeer } from '../network/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { Store, TaskFailure, TaskOutcome, TaskRow } from '../store/index.js'
-import { verifyResult } from '../verification/index.js'
 import { createAuditor } from './auditor.js'
-import { expectationsOf, taskRequestOf } from './task-request.js'
+import { taskRequestOf, verifyAnswer } from './task-request.js'
 
 export interface SchedulerComponents {
   store: Store
@@ -199,14 +198,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
     let outcome: TaskOutcome
     try {
-      outcome = await verifyResult(result, {
-        peerId: peer.peerId,
-        taskId,
-        attempt: row.attempts,
-        kind: row.kind,
-        modelDigest: peer.models.get(row.model)?.digest ?? '',
-        ...expectationsOf(row)
-      })
+      outcome = await verifyAnswer(result, row, taskId, peer)
     } catch (err) {
       const code = (err as DriaError).code ?? 'verification_failed'
       counted('refused')

@@ -1,6 +1,8 @@
 import { TaskKind, parseOpenAIBody } from '@dria/protocol'
-import type { ResponseFormat, TaskKindName, TaskRequest } from '@dria/protocol'
-import type { TaskRow } from '../store/index.js'
+import type { ResponseFormat, TaskKindName, TaskRequest, TaskResult } from '@dria/protocol'
+import type { NodePeer } from '../network/index.js'
+import type { TaskOutcome, TaskRow } from '../store/index.js'
+import { verifyResult } from '../verification/index.js'
 
 const TASK_KINDS: Record<TaskKindName, TaskKind> = {
   chat: TaskKind.TASK_KIND_CHAT,
@@ -22,10 +24,22 @@ export function taskRequestOf (row: TaskRow, taskId: string, timeoutMs: number):
 }
 
 /** What the request itself bounds: its max_tokens and structured-output format. */
-export function expectationsOf (row: TaskRow): { maxTokens?: number, responseFormat?: ResponseFormat } {
+function expectationsOf (row: TaskRow): { maxTokens?: number, responseFormat?: ResponseFormat } {
   const parsed = parseOpenAIBody(row.kind, JSON.parse(row.body))
   if (parsed.kind === 'embedding') return {}
   return { maxTokens: parsed.request.maxTokens, responseFormat: parsed.request.responseFormat }
+}
+
+/** Checks `peer`'s answer to attempt `row.attempts` of `taskId` (see verifyResult). */
+export async function verifyAnswer (result: TaskResult, row: TaskRow, taskId: string, peer: NodePeer): Promise<TaskOutcome> {
+  return await verifyResult(result, {
+    peerId: peer.peerId,
+    taskId,
+    attempt: row.attempts,
+    kind: row.kind,
+    modelDigest: peer.models.get(row.model)?.digest ?? '',
+    ...expectationsOf(row)
+  })
 }
 
 /** Greedy or seeded generation, and embeddings, give the same bytes on every honest node. */
