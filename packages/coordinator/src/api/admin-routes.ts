@@ -4,7 +4,7 @@ import type { ApiKeyRecord, KeyStore, PlanName } from '../accounts/index.js'
 import { apiError } from '../errors.js'
 import type { Authenticator } from './auth.js'
 import { hashKey } from './auth.js'
-import { idParams, withErrors } from './schemas.js'
+import { idParams, listOf, withErrors } from './schemas.js'
 
 const keySchema = {
   type: 'object',
@@ -44,7 +44,7 @@ export function registerAdminRoutes (app: FastifyInstance, components: { keys: K
   })
 
   app.get('/admin/keys', {
-    schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: keySchema } } } }) }
+    schema: { response: withErrors({ 200: listOf(keySchema) }) }
   }, async (request) => {
     auth.authenticateAdmin(request)
     return { object: 'list', data: (await keys.list()).map(keyObject) }

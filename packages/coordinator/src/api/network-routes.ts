@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { ModelKind } from '@dria/protocol'
+import { modelKindName } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
-import { withErrors } from './schemas.js'
+import { listOf, withErrors } from './schemas.js'
 
 const modelSchema = {
   type: 'object',
@@ -61,7 +61,7 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
   }))
 
   app.get('/api/v0/network/nodes', {
-    schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: nodeSchema } } } }) }
+    schema: { response: withErrors({ 200: listOf(nodeSchema) }) }
   }, async (request) => {
     await auth.authenticate(request)
     return {
@@ -74,7 +74,7 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
         models: [...peer.models.values()].map(m => ({
           name: m.name,
           digest: m.digest,
-          kind: m.kind === ModelKind.MODEL_KIND_EMBEDDING ? 'embedding' : 'chat',
+          kind: modelKindName(m.kind),
           tokens_per_second: Math.round(m.tokensPerSecond)
         })),
         slots_total: peer.record.slotsTotal,
@@ -86,7 +86,7 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
   })
 
   app.get('/v1/models', {
-    schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: modelSchema } } } }) }
+    schema: { response: withErrors({ 200: listOf(modelSchema) }) }
   }, async (request) => {
     await auth.authenticate(request)
     return {

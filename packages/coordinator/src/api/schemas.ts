@@ -79,6 +79,11 @@ export const batchSchema = {
   }
 } as const
 
+/** A whole list (`{object: "list", data}`), as `/v1/models` returns. */
+export function listOf (item: object): object {
+  return { type: 'object', properties: { object: { type: 'string' }, data: { type: 'array', items: item } } }
+}
+
 /** OpenAI cursor page: `first_id`, `last_id` and `has_more` are always present. */
 export function listSchema (item: object): object {
   return {

@@ -1,4 +1,4 @@
-import { ModelKind } from '@dria/protocol'
+import { modelKindName } from '@dria/protocol'
 import type { CapacityRecord, Logger, ModelCapacity } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
 import type { PeerId } from '@libp2p/interface'
@@ -196,7 +196,7 @@ export function createNetworkView (components: { host: DriaHost, discovery: Disc
       for (const peer of peers.values()) {
         if (now - peer.record.issuedAtMs > staleMs || quarantined.has(peer.id)) continue
         for (const m of peer.models.values()) {
-          const entry = byName.get(m.name) ?? { name: m.name, kind: m.kind === ModelKind.MODEL_KIND_EMBEDDING ? 'embedding' : 'chat', nodes: 0, digests: [] }
+          const entry = byName.get(m.name) ?? { name: m.name, kind: modelKindName(m.kind), nodes: 0, digests: [] }
           entry.nodes++
           if (!entry.digests.includes(m.digest)) entry.digests.push(m.digest)
           byName.set(m.name, entry)

@@ -1,4 +1,4 @@
-import { ModelKind, PROTOCOL_VERSION } from '@dria/protocol'
+import { PROTOCOL_VERSION, modelKindOf } from '@dria/protocol'
 import type { CapacityRecord, Logger } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
 import type { PrivateKey } from '@libp2p/interface'
@@ -53,7 +53,7 @@ export function createAdvertiser (components: AdvertiserComponents, init: Advert
       models: init.models.map(({ info, tokensPerSecond }) => ({
         name: info.name,
         digest: info.digest,
-        kind: info.kind === 'embedding' ? ModelKind.MODEL_KIND_EMBEDDING : ModelKind.MODEL_KIND_CHAT,
+        kind: modelKindOf(info.kind),
         tokensPerSecond,
         contextLength: info.contextLength ?? 0
       })),
