@@ -52,6 +52,10 @@ describe('TaskStore', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
+  async function assignedRows (batchId: string): Promise<TaskRow[]> {
+    return (await collect(store.tasks.rows(batchId))).filter(r => r.state === 'assigned')
+  }
+
   it('lists pending rows per model, in index order, paging with afterIndex', async () => {
     // Indexes past 9 and 99 check that keys sort numerically, not as strings.
     const rows = Array.from({ length: 120 }, (_, i) => row('batch_a', i, i % 3 === 0 ? 'm2' : 'm1'))
@@ -95,7 +99,7 @@ describe('TaskStore', () => {
     await store.tasks.markAssigned(r1, 'peer-b')
     await store.tasks.markAssigned(r2, 'peer-a')
     expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([3])
-    expect(indexes(await collect(store.tasks.assignedRows('b')))).toEqual([0, 1, 2])
+    expect(indexes(await assignedRows('b'))).toEqual([0, 1, 2])
 
     // Rejected: back in the queue with its attempt counted.
     await store.tasks.markPending(r0)
@@ -111,7 +115,7 @@ describe('TaskStore', () => {
     expect(await store.tasks.get('b', 2)).toMatchObject({ state: 'failed', failure: { code: 'engine_error', status: 500 } })
     expect(await store.tasks.get('b', 3)).toMatchObject({ state: 'failed', failure: { code: 'batch_cancelled' } })
     expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0])
-    expect(await collect(store.tasks.assignedRows('b'))).toEqual([])
+    expect(await assignedRows('b')).toEqual([])
     expect((await collect(store.tasks.rows('b'))).map(r => r.state)).toEqual(['pending', 'completed', 'failed', 'failed'])
   })
 
@@ -167,7 +171,7 @@ describe('TaskStore', () => {
     await store.tasks.deleteBatch('batch_x')
 
     expect(await collect(store.tasks.rows('batch_x'))).toEqual([])
-    expect(await collect(store.tasks.assignedRows('batch_x'))).toEqual([])
+    expect(await assignedRows('batch_x')).toEqual([])
     for (const model of models) expect(await store.tasks.pendingRows('batch_x', model, 100)).toEqual([])
     // Re-inserting after a delete (a restarted validation) must not resurrect old index entries.
     await store.tasks.insert(Array.from({ length: 8 }, (_, i) => row('batch_x', i, 'm1')))
@@ -177,7 +181,7 @@ describe('TaskStore', () => {
 
     const y = await collect(store.tasks.rows('batch_y'))
     expect(y.map(r => r.state)).toEqual(['assigned', 'completed', 'failed', 'pending', 'pending', 'pending', 'pending', 'pending'])
-    expect(indexes(await collect(store.tasks.assignedRows('batch_y')))).toEqual([0])
+    expect(indexes(await assignedRows('batch_y'))).toEqual([0])
     expect(indexes(await store.tasks.pendingRows('batch_y', 'モデル', 100))).toEqual([6])
     expect(indexes(await store.tasks.pendingRows('batch_y', 'emoji-🦙', 100))).toEqual([3, 7])
   })
@@ -192,7 +196,7 @@ describe('TaskStore', () => {
 
     store = await openStore(dir)
     expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([2])
-    const assigned = await collect(store.tasks.assignedRows('b'))
+    const assigned = await assignedRows('b')
     expect(assigned).toEqual([{ ...row('b', 0), state: 'assigned', attempts: 1, peer: 'peer-a' }])
     expect(await store.tasks.get('b', 1)).toEqual({ ...row('b', 1), state: 'completed', attempts: 1, peer: 'peer-a', outcome })
 

@@ -4,21 +4,20 @@ import { indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
 import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
 
 /**
- * Task rows and their state indexes. Each transition is one atomic LevelDB batch that writes
- * the row and moves its key between the `pending` and `assigned` indexes, so a crash leaves
- * every task in exactly one state.
+ * Task rows and the index of pending ones (per batch and model, for the scheduler's queues).
+ * Each transition is one atomic LevelDB batch that writes the row and adds or removes its
+ * pending key, so a crash leaves every task in exactly one state. Rows assigned when a crash
+ * hit are found by the full scan that recounts a batch on restart, so they need no index.
  */
 export class TaskStore {
   readonly #db: Db
   readonly #rows: Sublevel<TaskRow>
   readonly #pending: Sublevel<string>
-  readonly #assigned: Sublevel<string>
 
   constructor (db: Db) {
     this.#db = db
     this.#rows = db.sublevel<string, TaskRow>('tasks', { valueEncoding: 'json' })
     this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
-    this.#assigned = db.sublevel<string, string>('assigned', { valueEncoding: 'utf8' })
   }
 
   /** Inserts new pending rows (ingest). */
@@ -47,13 +46,6 @@ export class TaskStore {
 
   async * rows (batchId: string): AsyncGenerator<TaskRow> {
     for await (const row of this.#rows.values(prefixRange(batchId))) yield row
-  }
-
-  async * assignedRows (batchId: string): AsyncGenerator<TaskRow> {
-    for await (const key of this.#assigned.keys(prefixRange(batchId))) {
-      const row = await this.#rows.get(taskKey(batchId, indexFromKey(key)))
-      if (row !== undefined) yield row
-    }
   }
 
   async markAssigned (row: TaskRow, peer: string): Promise<void> {
@@ -87,22 +79,16 @@ export class TaskStore {
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
   async deleteBatch (batchId: string): Promise<void> {
     const range = prefixRange(batchId)
-    await Promise.all([this.#rows.clear(range), this.#pending.clear(range), this.#assigned.clear(range)])
+    await Promise.all([this.#rows.clear(range), this.#pending.clear(range)])
   }
 
   async #move (from: TaskRow, to: TaskRow): Promise<void> {
     const ops: BatchOp[] = [
       { type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to }
     ]
-    const stateKey = (state: TaskState): { sublevel: Sublevel<string>, key: string } | undefined => {
-      if (state === 'pending') return { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
-      if (state === 'assigned') return { sublevel: this.#assigned, key: taskKey(to.batchId, to.index) }
-      return undefined
-    }
-    const before = stateKey(from.state)
-    const after = stateKey(to.state)
-    if (before !== undefined) ops.push({ type: 'del', ...before })
-    if (after !== undefined) ops.push({ type: 'put', ...after, value: '' })
+    const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
+    if (from.state === 'pending' && to.state !== 'pending') ops.push({ type: 'del', ...pending })
+    if (from.state !== 'pending' && to.state === 'pending') ops.push({ type: 'put', ...pending, value: '' })
     await this.#db.batch(ops)
     Object.assign(from, to)
   }
