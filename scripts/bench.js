@@ -2,10 +2,10 @@
 import '../packages/protocol/dist/polyfill.js'
 
 const BENCHMARKS = {
-  node: '../packages/node/dist/bench/node-bench.js',
-  network: '../packages/coordinator/dist/bench/network.js',
-  ingest: '../packages/coordinator/dist/bench/ingest.js',
-  scale: '../packages/coordinator/dist/bench/scale.js'
+  node: '../packages/bench/dist/node.js',
+  network: '../packages/bench/dist/network.js',
+  ingest: '../packages/bench/dist/ingest.js',
+  scale: '../packages/bench/dist/scale.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -1,2 +1,7 @@
 export * from './coordinator.js'
-export type { BatchObject, BatchRecord, FileRecord, RequestCounts } from './store/index.js'
+export type { BatchObject, BatchRecord, FileRecord, RequestCounts, TaskRow } from './store/index.js'
+// For benchmarks and tools that drive the pipeline's stages directly.
+export { ingestFile, readLines } from './ingest/index.js'
+export { assembleBatch } from './batches/index.js'
+export { createFileService } from './files/index.js'
+export { openStore } from './store/index.js'

@@ -1,1 +1,2 @@
 export * from './batch-service.js'
+export { assembleBatch } from './assembler.js'

@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
-import { ingestFile, readLines } from '../ingest/index.js'
+import { ingestFile, readLines } from '@dria/coordinator'
 
 /**
- * Ingest throughput: `node dist/bench/ingest.js [--lines N]...`. Each measurement runs in its
+ * Ingest throughput: `node packages/bench/dist/ingest.js [--lines N]...`. Each measurement runs in its
  * own process so its peak RSS is its own. The baseline splits the same file with the same
  * line reader and only runs JSON.parse per line: the ratio is the price of validation and
  * normalization.
