@@ -21,6 +21,10 @@ export interface SamplingParams {
   seed?: number
   stop?: string[]
   responseFormat?: ResponseFormat
+  /** Return the log probability of each generated token (OpenAI `logprobs`). */
+  logprobs?: boolean
+  /** With `logprobs`: this many most likely alternatives per position (0 to 20). */
+  topLogprobs?: number
 }
 
 export interface ChatRequest extends SamplingParams {
@@ -45,10 +49,30 @@ export interface TokenUsage {
   completionTokens: number
 }
 
+/** One generated token's log probability (natural log, temperature 1), OpenAI's shape. */
+export interface TokenLogprob {
+  token: string
+  logprob: number
+  /** UTF-8 bytes of the token's text. */
+  bytes: number[]
+  topLogprobs: Array<{ token: string, logprob: number, bytes: number[] }>
+}
+
 export interface GenerationResult {
   text: string
   finishReason: FinishReason
   usage: TokenUsage
+  /**
+   * Every generated token id in order, including the end-of-generation token that ended it:
+   * what a verifier scores. Absent when the engine does not expose token ids (Ollama).
+   */
+  tokens?: number[]
+  /**
+   * How tokens were chosen: `dria-1` (reproducible from the seed and the logits, see
+   * `@dria/engines`) or `native` (the engine's own sampler, e.g. Ollama's).
+   */
+  sampler?: string
+  logprobs?: TokenLogprob[]
 }
 
 export interface EmbeddingResult {
