@@ -14,6 +14,7 @@ interface StartOptions {
   models?: string[]
   modelsDir?: string
   slots: number
+  queueDepth?: number
   threads?: number
   minTps: number
   logLevel: string
@@ -31,7 +32,8 @@ export async function runNodeCli (argv: string[]): Promise<void> {
     .addOption(option('--ollama-host <url>', 'Ollama server', 'OLLAMA_HOST', DEFAULT_OLLAMA_HOST))
     .addOption(option('--models <names>', 'models to serve, comma-separated (default: all available)', 'DRIA_MODELS').argParser(parseList))
     .addOption(option('--models-dir <dir>', 'GGUF directory for llama.cpp (default: <data-dir>/models)', 'DRIA_MODELS_DIR'))
-    .addOption(option('--slots <n>', 'tasks run at once; more are refused', 'DRIA_SLOTS', DEFAULT_SLOTS).argParser(parseInteger(1, 1024)))
+    .addOption(option('--slots <n>', 'tasks run at once', 'DRIA_SLOTS', DEFAULT_SLOTS).argParser(parseInteger(1, 1024)))
+    .addOption(option('--queue-depth <n>', 'tasks accepted ahead of the slots; more are refused (default: as many as --slots)', 'DRIA_QUEUE_DEPTH').argParser(parseInteger(0, 4096)))
     .addOption(option('--threads <n>', 'llama.cpp CPU threads (default: half the cores, 1 to 8)', 'DRIA_THREADS').argParser(parseInteger(1, 1024)))
     .addOption(option('--min-tps <n>', 'drop models slower than this many tokens/s', 'DRIA_MIN_TPS', DEFAULT_MIN_TPS).argParser(parseNumber(0)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
@@ -47,6 +49,7 @@ export async function runNodeCli (argv: string[]): Promise<void> {
         models: opts.models,
         modelsDir: opts.modelsDir,
         slots: opts.slots,
+        queueDepth: opts.queueDepth,
         threads: opts.threads,
         minTps: opts.minTps
       }))

@@ -1,9 +1,10 @@
 import { join } from 'node:path'
-import { createDiscovery, createDriaHost, createTaskServer } from '@dria/p2p'
+import { createDiscovery, createDriaHost, createSessionServer } from '@dria/p2p'
 import type { InferenceEngine } from '@dria/engines'
-import type { Logger } from '@dria/protocol'
+import { PROTOCOL_VERSION, SESSION_VERSIONS } from '@dria/protocol'
+import type { Hello, Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
-import { createAdvertiser } from './advertising/index.js'
+import { createAdvertiser, modelCapacities } from './advertising/index.js'
 import {
   DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
   DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
@@ -11,8 +12,9 @@ import {
 import { openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
-import { Slots } from './slots.js'
-import { createTaskHandler } from './tasks/index.js'
+import { WorkQueue, createSessionHandler, createTaskRunner } from './tasks/index.js'
+import type { TaskObserver } from './tasks/index.js'
+import { scorerOf } from './tasks/score-task.js'
 
 export interface NodeDaemonInit {
   dataDir: string
@@ -30,16 +32,20 @@ export interface NodeDaemonInit {
   /** GGUF directory for llama.cpp; default `<dataDir>/models`. */
   modelsDir?: string
   slots?: number
+  /** Tasks accepted ahead of the slots, so an engine slot never waits on the network. Default: as many as slots. */
+  queueDepth?: number
   threads?: number
   minTps?: number
   advertiseIntervalMs?: number
   shutdownGraceMs?: number
+  /** Told about every finished task and every coordinator report (status pages, metrics). */
+  observer?: TaskObserver
 }
 
 export interface NodeDaemon {
   readonly host: DriaHost
   readonly models: ServedModel[]
-  readonly slots: Slots
+  readonly queue: WorkQueue
   /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
   stop(): Promise<void>
 }
@@ -47,7 +53,8 @@ export interface NodeDaemon {
 /** Starts a node: identity, libp2p host, engine, measured models, task server, advertising. */
 export async function startNodeDaemon (components: { logger: Logger }, init: NodeDaemonInit): Promise<NodeDaemon> {
   const log = components.logger
-  const slots = new Slots(init.slots ?? DEFAULT_SLOTS)
+  const slots = init.slots ?? DEFAULT_SLOTS
+  const queue = new WorkQueue({ slots, queueDepth: init.queueDepth ?? slots })
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
@@ -59,7 +66,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
       modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),
       models: init.models,
       threads: init.threads,
-      slots: slots.total
+      slots
     })
   ])
   let models: ServedModel[]
@@ -70,19 +77,23 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     throw err
   }
 
-  const handler = createTaskHandler({ engine, slots, privateKey, logger: log }, {
-    models: new Map(models.map(m => [m.info.name, m.info])),
-    defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS
+  const capacities = modelCapacities(models, { canScore: scorerOf(engine) !== undefined })
+  const runner = createTaskRunner({ engine, privateKey, logger: log }, { models: new Map(models.map(m => [m.info.name, m.info])) })
+  const sessions = createSessionHandler({ runner, queue, logger: log, observer: init.observer }, { defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS })
+  const hello = (): Hello => ({
+    versions: [...SESSION_VERSIONS],
+    agent: `dria-node/${PROTOCOL_VERSION}`,
+    slots: queue.slots,
+    queueDepth: queue.queueDepth,
+    engine: engine.name,
+    models: capacities
   })
-  const server = createTaskServer({ host, logger: log }, {
-    handler: handler.handle,
-    maxInboundStreams: Math.max(64, slots.total * 4)
-  })
+  const server = createSessionServer({ host, logger: log }, { hello, onSession: session => { sessions.attach(session) } })
   await server.start()
 
   const discovery = createDiscovery({ host, logger: log })
-  const advertiser = createAdvertiser({ host, discovery, privateKey, slots, logger: log }, {
-    models,
+  const advertiser = createAdvertiser({ host, discovery, privateKey, queue, logger: log }, {
+    models: capacities,
     engine: engine.name,
     intervalMs: init.advertiseIntervalMs ?? DEFAULT_ADVERTISE_INTERVAL_MS,
     reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS
@@ -92,19 +103,21 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
     models: models.map(m => m.info.name),
-    slots: slots.total
+    slots: queue.slots,
+    queueDepth: queue.queueDepth
   }, 'node ready')
 
   return {
     host,
     models,
-    slots,
+    queue,
     async stop () {
-      handler.close()
+      sessions.close()
       advertiser.stop()
-      await stopEngineGracefully(engine, slots, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
-      // Answers of the last tasks (results or handed-back errors) are still being written.
-      await server.stop({ graceMs: 2_000 })
+      await stopEngineGracefully(engine, queue, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
+      // The last answers (results or handed-back errors) leave with the next write.
+      await new Promise(resolve => setTimeout(resolve, 50))
+      await server.stop()
       await host.stop()
       log.info('node stopped')
     }
@@ -112,14 +125,14 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
 }
 
 /** Lets running tasks finish; past the grace period aborts them so their results go back as retryable errors. */
-async function stopEngineGracefully (engine: InferenceEngine, slots: Slots, graceMs: number, log: Logger): Promise<void> {
-  if (slots.used > 0) {
-    log.info({ inFlight: slots.used, graceMs }, 'waiting for in-flight tasks')
+async function stopEngineGracefully (engine: InferenceEngine, queue: WorkQueue, graceMs: number, log: Logger): Promise<void> {
+  if (queue.running + queue.waiting > 0) {
+    log.info({ inFlight: queue.running, queued: queue.waiting, graceMs }, 'waiting for in-flight tasks')
     const timer = setTimeout(() => {
-      log.warn({ inFlight: slots.used }, 'grace period over: aborting in-flight tasks')
+      log.warn({ inFlight: queue.running }, 'grace period over: aborting in-flight tasks')
       engine.abort()
     }, graceMs)
-    await slots.drained()
+    await queue.drained()
     clearTimeout(timer)
   }
   await engine.close()

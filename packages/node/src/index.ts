@@ -1,3 +1,4 @@
 export * from './daemon.js'
-export * from './slots.js'
+export { WorkQueue } from './tasks/index.js'
+export type { FinishedTask, TaskObserver } from './tasks/index.js'
 export type { ServedModel, EngineChoice } from './engine/index.js'

@@ -28,11 +28,7 @@ export const DISCOVERY_QUERY_TIMEOUT_MS = 20_000
 /** Providers returned by `findProviders` when the caller sets no limit (kad-dht's K). */
 export const DISCOVERY_PROVIDER_LIMIT = 20
 
-/** Concurrent task streams per connection, each direction. */
-export const TASK_MAX_STREAMS = 256
-/** How long a server waits for the request after a task stream opens. */
-export const TASK_READ_TIMEOUT_MS = 10_000
-/** Upper bound of one task round trip, engine time included, when the caller sets none. */
-export const TASK_TIMEOUT_MS = 300_000
-/** How long opening a task stream (dial + protocol negotiation) may take. */
-export const TASK_DIAL_TIMEOUT_MS = 10_000
+/** Session streams per connection, each direction (a coordinator needs one per node). */
+export const SESSION_MAX_STREAMS = 8
+/** How long each side has to send its hello once a session stream opens (dial included). */
+export const SESSION_HELLO_TIMEOUT_MS = 10_000

@@ -1,20 +1,19 @@
-import { PROTOCOL_VERSION, modelKindOf } from '@dria/protocol'
-import type { CapacityRecord, Logger } from '@dria/protocol'
+import { PROTOCOL_VERSION } from '@dria/protocol'
+import type { CapacityRecord, Logger, ModelCapacity } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
 import type { PrivateKey } from '@libp2p/interface'
-import type { Slots } from '../slots.js'
-import type { ServedModel } from '../engine/index.js'
+import type { WorkQueue } from '../tasks/index.js'
 
 export interface AdvertiserComponents {
   host: DriaHost
   discovery: Discovery
   privateKey: PrivateKey
-  slots: Slots
+  queue: WorkQueue
   logger: Logger
 }
 
 export interface AdvertiserInit {
-  models: ServedModel[]
+  models: ModelCapacity[]
   engine: string
   intervalMs: number
   reprovideIntervalMs: number
@@ -30,11 +29,11 @@ export interface Advertiser {
 
 /**
  * Keeps the node findable: a provider record per model (who serves it) and a signed capacity
- * record (how much room it has). Capacity is republished on a short interval because free
- * slots change all the time; provider records only need an hourly refresh.
+ * record (what it serves, its addresses, roughly how busy it is). Coordinators learn a node's
+ * real state from its session, not from these records; they are discovery only.
  */
 export function createAdvertiser (components: AdvertiserComponents, init: AdvertiserInit): Advertiser {
-  const { host, discovery, privateKey, slots } = components
+  const { host, discovery, privateKey, queue } = components
   const log = components.logger.child({ module: 'advertiser' })
   const timers: NodeJS.Timeout[] = []
   let lastSeq = 0
@@ -50,15 +49,9 @@ export function createAdvertiser (components: AdvertiserComponents, init: Advert
       issuedAtMs: Date.now(),
       version: PROTOCOL_VERSION,
       engine: init.engine,
-      models: init.models.map(({ info, tokensPerSecond }) => ({
-        name: info.name,
-        digest: info.digest,
-        kind: modelKindOf(info.kind),
-        tokensPerSecond,
-        contextLength: info.contextLength ?? 0
-      })),
-      slotsTotal: slots.total,
-      slotsFree: slots.free,
+      models: init.models,
+      slotsTotal: queue.slots,
+      slotsFree: Math.max(0, queue.slots - queue.running),
       multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
     }
   }
@@ -72,7 +65,7 @@ export function createAdvertiser (components: AdvertiserComponents, init: Advert
   }
 
   async function provide (): Promise<void> {
-    await discovery.provideModels(init.models.map(m => m.info.name))
+    await discovery.provideModels(init.models.map(m => m.name))
   }
 
   function every (ms: number, task: () => Promise<unknown>, what: string): void {
@@ -96,7 +89,7 @@ export function createAdvertiser (components: AdvertiserComponents, init: Advert
       every(init.intervalMs, publishCapacity, 'capacity publish')
       every(init.reprovideIntervalMs, provide, 'provide')
       host.addEventListener('peer:connect', onConnect)
-      log.info({ models: init.models.map(m => m.info.name), acks }, 'advertised')
+      log.info({ models: init.models.map(m => m.name), acks }, 'advertised')
       return { acks }
     },
     stop () {

@@ -1,1 +1,2 @@
 export * from './advertiser.js'
+export * from './model-capacity.js'

@@ -36,6 +36,7 @@ export interface ModelCapacity {
   kind: ModelKind
   tokensPerSecond: number
   contextLength: number
+  capabilities: string[]
 }
 
 export namespace ModelCapacity {
@@ -73,6 +74,13 @@ export namespace ModelCapacity {
           w.uint32(obj.contextLength)
         }
 
+        if (obj.capabilities != null) {
+          for (const value of obj.capabilities) {
+            w.uint32(50)
+            w.string(value)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -82,7 +90,8 @@ export namespace ModelCapacity {
           digest: '',
           kind: ModelKind.MODEL_KIND_UNSPECIFIED,
           tokensPerSecond: 0,
-          contextLength: 0
+          contextLength: 0,
+          capabilities: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -109,6 +118,14 @@ export namespace ModelCapacity {
             }
             case 5: {
               obj.contextLength = reader.uint32()
+              break
+            }
+            case 6: {
+              if (opts.limits?.capabilities != null && obj.capabilities.length === opts.limits.capabilities) {
+                throw new MaxLengthError('Decode error - map field "capabilities" had too many elements')
+              }
+
+              obj.capabilities.push(reader.string())
               break
             }
             default: {
@@ -371,14 +388,16 @@ export enum TaskKind {
   TASK_KIND_UNSPECIFIED = 'TASK_KIND_UNSPECIFIED',
   TASK_KIND_CHAT = 'TASK_KIND_CHAT',
   TASK_KIND_COMPLETION = 'TASK_KIND_COMPLETION',
-  TASK_KIND_EMBEDDING = 'TASK_KIND_EMBEDDING'
+  TASK_KIND_EMBEDDING = 'TASK_KIND_EMBEDDING',
+  TASK_KIND_SCORE = 'TASK_KIND_SCORE'
 }
 
 enum __TaskKindValues {
   TASK_KIND_UNSPECIFIED = 0,
   TASK_KIND_CHAT = 1,
   TASK_KIND_COMPLETION = 2,
-  TASK_KIND_EMBEDDING = 3
+  TASK_KIND_EMBEDDING = 3,
+  TASK_KIND_SCORE = 4
 }
 
 export namespace TaskKind {
@@ -394,6 +413,7 @@ export interface TaskRequest {
   model: string
   body: Uint8Array
   timeoutMs: number
+  seed?: number
 }
 
 export namespace TaskRequest {
@@ -434,6 +454,11 @@ export namespace TaskRequest {
         if ((obj.timeoutMs != null && obj.timeoutMs !== 0)) {
           w.uint32(48)
           w.uint32(obj.timeoutMs)
+        }
+
+        if (obj.seed != null) {
+          w.uint32(56)
+          w.sint64Number(obj.seed)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -477,6 +502,10 @@ export namespace TaskRequest {
             }
             case 6: {
               obj.timeoutMs = reader.uint32()
+              break
+            }
+            case 7: {
+              obj.seed = reader.sint64Number()
               break
             }
             default: {
@@ -882,7 +911,8 @@ export enum RejectionCode {
   REJECTION_CODE_AT_CAPACITY = 'REJECTION_CODE_AT_CAPACITY',
   REJECTION_CODE_MODEL_NOT_SERVED = 'REJECTION_CODE_MODEL_NOT_SERVED',
   REJECTION_CODE_INVALID_REQUEST = 'REJECTION_CODE_INVALID_REQUEST',
-  REJECTION_CODE_SHUTTING_DOWN = 'REJECTION_CODE_SHUTTING_DOWN'
+  REJECTION_CODE_SHUTTING_DOWN = 'REJECTION_CODE_SHUTTING_DOWN',
+  REJECTION_CODE_DUPLICATE_TASK = 'REJECTION_CODE_DUPLICATE_TASK'
 }
 
 enum __RejectionCodeValues {
@@ -890,7 +920,8 @@ enum __RejectionCodeValues {
   REJECTION_CODE_AT_CAPACITY = 1,
   REJECTION_CODE_MODEL_NOT_SERVED = 2,
   REJECTION_CODE_INVALID_REQUEST = 3,
-  REJECTION_CODE_SHUTTING_DOWN = 4
+  REJECTION_CODE_SHUTTING_DOWN = 4,
+  REJECTION_CODE_DUPLICATE_TASK = 5
 }
 
 export namespace RejectionCode {
@@ -1050,5 +1081,653 @@ export namespace TaskResponse {
 
   export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskResponse>): TaskResponse => {
     return decodeMessage(buf, TaskResponse.codec(), opts)
+  }
+}
+
+export interface Hello {
+  versions: string[]
+  agent: string
+  slots: number
+  queueDepth: number
+  engine: string
+  models: ModelCapacity[]
+}
+
+export namespace Hello {
+  let _codec: Codec<Hello>
+
+  export const codec = (): Codec<Hello> => {
+    if (_codec == null) {
+      _codec = message<Hello>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.versions != null) {
+          for (const value of obj.versions) {
+            w.uint32(10)
+            w.string(value)
+          }
+        }
+
+        if ((obj.agent != null && obj.agent !== '')) {
+          w.uint32(18)
+          w.string(obj.agent)
+        }
+
+        if ((obj.slots != null && obj.slots !== 0)) {
+          w.uint32(24)
+          w.uint32(obj.slots)
+        }
+
+        if ((obj.queueDepth != null && obj.queueDepth !== 0)) {
+          w.uint32(32)
+          w.uint32(obj.queueDepth)
+        }
+
+        if ((obj.engine != null && obj.engine !== '')) {
+          w.uint32(42)
+          w.string(obj.engine)
+        }
+
+        if (obj.models != null) {
+          for (const value of obj.models) {
+            w.uint32(50)
+            ModelCapacity.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          versions: [],
+          agent: '',
+          slots: 0,
+          queueDepth: 0,
+          engine: '',
+          models: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              if (opts.limits?.versions != null && obj.versions.length === opts.limits.versions) {
+                throw new MaxLengthError('Decode error - map field "versions" had too many elements')
+              }
+
+              obj.versions.push(reader.string())
+              break
+            }
+            case 2: {
+              obj.agent = reader.string()
+              break
+            }
+            case 3: {
+              obj.slots = reader.uint32()
+              break
+            }
+            case 4: {
+              obj.queueDepth = reader.uint32()
+              break
+            }
+            case 5: {
+              obj.engine = reader.string()
+              break
+            }
+            case 6: {
+              if (opts.limits?.models != null && obj.models.length === opts.limits.models) {
+                throw new MaxLengthError('Decode error - map field "models" had too many elements')
+              }
+
+              obj.models.push(ModelCapacity.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.models$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<Hello>): Uint8Array => {
+    return encodeMessage(obj, Hello.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Hello>): Hello => {
+    return decodeMessage(buf, Hello.codec(), opts)
+  }
+}
+
+export interface TaskAck {
+  taskId: string
+  rejection?: TaskRejection
+}
+
+export namespace TaskAck {
+  let _codec: Codec<TaskAck>
+
+  export const codec = (): Codec<TaskAck> => {
+    if (_codec == null) {
+      _codec = message<TaskAck>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.taskId != null && obj.taskId !== '')) {
+          w.uint32(10)
+          w.string(obj.taskId)
+        }
+
+        if (obj.rejection != null) {
+          w.uint32(18)
+          TaskRejection.codec().encode(obj.rejection, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          taskId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.taskId = reader.string()
+              break
+            }
+            case 2: {
+              obj.rejection = TaskRejection.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.rejection
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<TaskAck>): Uint8Array => {
+    return encodeMessage(obj, TaskAck.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskAck>): TaskAck => {
+    return decodeMessage(buf, TaskAck.codec(), opts)
+  }
+}
+
+export interface TaskCancel {
+  taskId: string
+}
+
+export namespace TaskCancel {
+  let _codec: Codec<TaskCancel>
+
+  export const codec = (): Codec<TaskCancel> => {
+    if (_codec == null) {
+      _codec = message<TaskCancel>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.taskId != null && obj.taskId !== '')) {
+          w.uint32(10)
+          w.string(obj.taskId)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          taskId: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.taskId = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<TaskCancel>): Uint8Array => {
+    return encodeMessage(obj, TaskCancel.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TaskCancel>): TaskCancel => {
+    return decodeMessage(buf, TaskCancel.codec(), opts)
+  }
+}
+
+export interface Ping {
+  nonce: number
+}
+
+export namespace Ping {
+  let _codec: Codec<Ping>
+
+  export const codec = (): Codec<Ping> => {
+    if (_codec == null) {
+      _codec = message<Ping>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.nonce != null && obj.nonce !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.nonce)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          nonce: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.nonce = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<Ping>): Uint8Array => {
+    return encodeMessage(obj, Ping.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Ping>): Ping => {
+    return decodeMessage(buf, Ping.codec(), opts)
+  }
+}
+
+export interface ModelDemand {
+  model: string
+  queued: number
+}
+
+export namespace ModelDemand {
+  let _codec: Codec<ModelDemand>
+
+  export const codec = (): Codec<ModelDemand> => {
+    if (_codec == null) {
+      _codec = message<ModelDemand>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.model != null && obj.model !== '')) {
+          w.uint32(10)
+          w.string(obj.model)
+        }
+
+        if ((obj.queued != null && obj.queued !== 0)) {
+          w.uint32(16)
+          w.uint64Number(obj.queued)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          model: '',
+          queued: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.model = reader.string()
+              break
+            }
+            case 2: {
+              obj.queued = reader.uint64Number()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<ModelDemand>): Uint8Array => {
+    return encodeMessage(obj, ModelDemand.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<ModelDemand>): ModelDemand => {
+    return decodeMessage(buf, ModelDemand.codec(), opts)
+  }
+}
+
+export interface NodeReport {
+  trustLevel: string
+  trustReason: string
+  verifiedTasks: number
+  verifiedTokens: number
+  demand: ModelDemand[]
+}
+
+export namespace NodeReport {
+  let _codec: Codec<NodeReport>
+
+  export const codec = (): Codec<NodeReport> => {
+    if (_codec == null) {
+      _codec = message<NodeReport>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.trustLevel != null && obj.trustLevel !== '')) {
+          w.uint32(10)
+          w.string(obj.trustLevel)
+        }
+
+        if ((obj.trustReason != null && obj.trustReason !== '')) {
+          w.uint32(18)
+          w.string(obj.trustReason)
+        }
+
+        if ((obj.verifiedTasks != null && obj.verifiedTasks !== 0)) {
+          w.uint32(24)
+          w.uint64Number(obj.verifiedTasks)
+        }
+
+        if ((obj.verifiedTokens != null && obj.verifiedTokens !== 0)) {
+          w.uint32(32)
+          w.uint64Number(obj.verifiedTokens)
+        }
+
+        if (obj.demand != null) {
+          for (const value of obj.demand) {
+            w.uint32(42)
+            ModelDemand.codec().encode(value, w)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          trustLevel: '',
+          trustReason: '',
+          verifiedTasks: 0,
+          verifiedTokens: 0,
+          demand: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.trustLevel = reader.string()
+              break
+            }
+            case 2: {
+              obj.trustReason = reader.string()
+              break
+            }
+            case 3: {
+              obj.verifiedTasks = reader.uint64Number()
+              break
+            }
+            case 4: {
+              obj.verifiedTokens = reader.uint64Number()
+              break
+            }
+            case 5: {
+              if (opts.limits?.demand != null && obj.demand.length === opts.limits.demand) {
+                throw new MaxLengthError('Decode error - map field "demand" had too many elements')
+              }
+
+              obj.demand.push(ModelDemand.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.demand$
+              }))
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<NodeReport>): Uint8Array => {
+    return encodeMessage(obj, NodeReport.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<NodeReport>): NodeReport => {
+    return decodeMessage(buf, NodeReport.codec(), opts)
+  }
+}
+
+export interface Frame {
+  hello?: Hello
+  task?: TaskRequest
+  ack?: TaskAck
+  response?: TaskResponse
+  cancel?: TaskCancel
+  ping?: Ping
+  pong?: Ping
+  report?: NodeReport
+}
+
+export namespace Frame {
+  let _codec: Codec<Frame>
+
+  export const codec = (): Codec<Frame> => {
+    if (_codec == null) {
+      _codec = message<Frame>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if (obj.hello != null) {
+          w.uint32(10)
+          Hello.codec().encode(obj.hello, w)
+        }
+
+        if (obj.task != null) {
+          w.uint32(18)
+          TaskRequest.codec().encode(obj.task, w)
+        }
+
+        if (obj.ack != null) {
+          w.uint32(26)
+          TaskAck.codec().encode(obj.ack, w)
+        }
+
+        if (obj.response != null) {
+          w.uint32(34)
+          TaskResponse.codec().encode(obj.response, w)
+        }
+
+        if (obj.cancel != null) {
+          w.uint32(42)
+          TaskCancel.codec().encode(obj.cancel, w)
+        }
+
+        if (obj.ping != null) {
+          w.uint32(50)
+          Ping.codec().encode(obj.ping, w)
+        }
+
+        if (obj.pong != null) {
+          w.uint32(58)
+          Ping.codec().encode(obj.pong, w)
+        }
+
+        if (obj.report != null) {
+          w.uint32(66)
+          NodeReport.codec().encode(obj.report, w)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {}
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.hello = Hello.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.hello
+              })
+              break
+            }
+            case 2: {
+              obj.task = TaskRequest.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.task
+              })
+              break
+            }
+            case 3: {
+              obj.ack = TaskAck.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ack
+              })
+              break
+            }
+            case 4: {
+              obj.response = TaskResponse.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.response
+              })
+              break
+            }
+            case 5: {
+              obj.cancel = TaskCancel.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.cancel
+              })
+              break
+            }
+            case 6: {
+              obj.ping = Ping.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.ping
+              })
+              break
+            }
+            case 7: {
+              obj.pong = Ping.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.pong
+              })
+              break
+            }
+            case 8: {
+              obj.report = NodeReport.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.report
+              })
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      })
+    }
+
+    return _codec
+  }
+
+  export const encode = (obj: Partial<Frame>): Uint8Array => {
+    return encodeMessage(obj, Frame.codec())
+  }
+
+  export const decode = (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Frame>): Frame => {
+    return decodeMessage(buf, Frame.codec(), opts)
   }
 }

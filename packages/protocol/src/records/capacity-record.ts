@@ -14,6 +14,12 @@ export const CAPACITY_RECORD_NAMESPACE = RECORD_KEY_PREFIX.split('/')[1]
 export type RecordValidator = (key: Uint8Array, value: Uint8Array) => Promise<void>
 export type RecordSelector = (key: Uint8Array, records: Uint8Array[]) => Promise<number>
 
+/**
+ * How far ahead of this peer's clock a record may be stamped. Beyond it a record would outlive
+ * its node (never looking stale) and win the highest-`seq` selection forever.
+ */
+export const MAX_RECORD_CLOCK_SKEW_MS = 60_000
+
 // Domain separation: a capacity signature can never be replayed as any other signed message.
 const SIGNING_DOMAIN = new TextEncoder().encode('dria-capacity-record:')
 const encoder = new TextEncoder()
@@ -47,7 +53,8 @@ function peerOfKey (key: Uint8Array): PeerId {
 
 /**
  * Decodes and verifies a capacity record stored under `key`: the key names a peer, the record
- * claims that same peer, and the signature verifies with the key embedded in its peer id.
+ * claims that same peer, the signature verifies with the key embedded in its peer id, and it
+ * is not stamped in the future (its `seq` is a timestamp too).
  */
 export async function openCapacityRecord (key: Uint8Array, value: Uint8Array): Promise<CapacityRecord> {
   const peerId = peerOfKey(key)
@@ -70,6 +77,10 @@ export async function openCapacityRecord (key: Uint8Array, value: Uint8Array): P
     // malformed signatures throw in some key types; they are just as invalid
   }
   if (!valid) throw new DriaError('RECORD_BAD_SIGNATURE', 'capacity record signature does not verify')
+  const latest = Date.now() + MAX_RECORD_CLOCK_SKEW_MS
+  if (record.issuedAtMs > latest || record.seq > latest) {
+    throw new DriaError('RECORD_FROM_FUTURE', 'capacity record is stamped in the future')
+  }
   return record
 }
 

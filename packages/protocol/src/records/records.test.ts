@@ -21,7 +21,7 @@ function capacity (peerId: PeerId, seq: number): CapacityRecord {
     issuedAtMs: 1_700_000_000_000 + seq,
     version: '0.1.0',
     engine: 'llama.cpp',
-    models: [{ name: 'stories260K', digest: 'sha256:ab', kind: ModelKind.MODEL_KIND_CHAT, tokensPerSecond: 1400, contextLength: 512 }],
+    models: [{ name: 'stories260K', digest: 'sha256:ab', kind: ModelKind.MODEL_KIND_CHAT, tokensPerSecond: 1400, contextLength: 512, capabilities: ['completion'] }],
     slotsTotal: 4,
     slotsFree: 3,
     multiaddrs: ['/ip4/127.0.0.1/tcp/4001']
@@ -51,6 +51,18 @@ describe('capacity records', () => {
     expect(new TextDecoder().decode(dhtKey)).toBe(`/dria/${peerId.toString()}`)
     expect(await openCapacityRecord(dhtKey, value)).toEqual(record)
     await expect(capacityRecordValidator(dhtKey, value)).resolves.toBeUndefined()
+  })
+
+  it('rejects a record stamped in the future (it would never go stale and always win)', async () => {
+    const { key, peerId } = await identity()
+    const tenYears = 10 * 365 * 24 * 3600_000
+    const future = { ...capacity(peerId, 1), issuedAtMs: Date.now() + tenYears }
+    await expectCode(openCapacityRecord(capacityRecordKey(peerId), await signCapacityRecord(key, future)), 'RECORD_FROM_FUTURE')
+    const futureSeq = { ...capacity(peerId, Date.now() + tenYears), issuedAtMs: Date.now() }
+    await expectCode(capacityRecordValidator(capacityRecordKey(peerId), await signCapacityRecord(key, futureSeq)), 'RECORD_FROM_FUTURE')
+    // A little skew between honest clocks is fine.
+    const skewed = { ...capacity(peerId, 1), issuedAtMs: Date.now() + 5_000 }
+    await expect(openCapacityRecord(capacityRecordKey(peerId), await signCapacityRecord(key, skewed))).resolves.toEqual(skewed)
   })
 
   it('rejects a forged signature', async () => {

@@ -1,0 +1,6 @@
+export { createFrameChannel } from './channel.js'
+export type { FrameChannel } from './channel.js'
+export { FrameDecoder, appendFrame, frameKind } from './frame-codec.js'
+export type { FrameKind } from './frame-codec.js'
+export { createSessionServer, negotiateVersion, openSession } from './session.js'
+export type { OpenSessionOptions, Session, SessionServer, SessionServerComponents, SessionServerInit } from './session.js'
