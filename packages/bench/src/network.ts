@@ -9,8 +9,10 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DriaClient } from '@dria/cli'
-import { createDriaHost, createTaskClient } from '@dria/p2p'
-import { TaskKind, createLogger } from '@dria/protocol'
+import { createDriaHost } from '@dria/p2p'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { TaskKind } from '@dria/protocol'
+import { directSession } from './direct.js'
 import { SHARED_MODELS_DIR, printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 
@@ -29,7 +31,6 @@ export async function main (args: string[] = []): Promise<void> {
   if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 200)
   const maxTokens = 128
-  const logger = createLogger('bench', 'silent')
   const dir = await tempDir('dria-bench-network-')
   const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: [API_KEY] })
   const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
@@ -40,17 +41,18 @@ export async function main (args: string[] = []): Promise<void> {
   const probe = await createDriaHost({ listenPort: 0 })
   try {
     // Standalone: each node alone, its share of the requests, SLOTS in flight.
-    const client = createTaskClient({ host: probe, logger })
     const direct = async (node: NodeProcess, count: number): Promise<number> => {
-      const peer = multiaddr(node.multiaddrs[0])
-      const results = await runConcurrently(count, SLOTS, async i => await client.run(peer, {
+      await probe.dial(multiaddr(node.multiaddrs[0]))
+      const session = await directSession(probe, peerIdFromString(node.peerId))
+      const results = await runConcurrently(count, SLOTS, async i => await session.run({
         taskId: `solo-${i}`,
         attempt: 1,
         kind: TaskKind.TASK_KIND_CHAT,
         model: MODEL,
         body: new TextEncoder().encode(JSON.stringify(body(i, maxTokens))),
         timeoutMs: 60_000
-      }))
+      }, { deadlineMs: 60_000 }))
+      session.close()
       return results.reduce((sum, r) => sum + (r.result?.usage?.completionTokens ?? 0), 0)
     }
     const share = Math.ceil(requests / nodes.length)

@@ -8,8 +8,9 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createLlamaCppEngine } from '@dria/engines'
-import { createDriaHost, createTaskClient } from '@dria/p2p'
+import { createDriaHost } from '@dria/p2p'
 import { TaskKind, createLogger } from '@dria/protocol'
+import { directSession } from './direct.js'
 import { SHARED_MODELS_DIR, median, percentile, printTable, runConcurrently, startNodeProcess, tempDir } from '@dria/testkit'
 
 const MODEL = 'stories260K'
@@ -36,18 +37,18 @@ export async function main (args: string[] = []): Promise<void> {
     }
 
     const node = await startNodeProcess({ dataDir: join(dir.path, 'node'), bootstrap: addrs, args: nodeArgs })
-    const client = createTaskClient({ host: bootstrap, logger })
     const peer = peerIdFromString(node.peerId)
+    const session = await directSession(bootstrap, peer)
     const send = async (i: number, tokens: number): Promise<{ roundTripMs: number, engineMs: number, completionTokens: number }> => {
       const started = performance.now()
-      const response = await client.run(peer, {
+      const response = await session.run({
         taskId: `bench-${i}`,
         attempt: 1,
         kind: TaskKind.TASK_KIND_COMPLETION,
         model: MODEL,
         body: new TextEncoder().encode(JSON.stringify({ model: MODEL, prompt: prompt(i), max_tokens: tokens, temperature: 0 })),
         timeoutMs: 60_000
-      })
+      }, { deadlineMs: 60_000 })
       const roundTripMs = performance.now() - started
       const result = response.result
       if (result === undefined || result.error !== undefined) throw new Error(`task failed: ${JSON.stringify(response.rejection ?? result?.error)}`)

@@ -1,6 +1,10 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createLogger, option, parseInteger, parseList, parseNumber, runService } from '@dria/protocol'
-import { DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_LINES_PER_FILE } from './constants.js'
+import { readFileSync } from 'node:fs'
+import {
+  DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES,
+  DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_TRUST_AFTER
+} from './constants.js'
 import { startCoordinator } from './coordinator.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
@@ -20,6 +24,11 @@ interface StartOptions {
   completionWindowSeconds?: number
   auditRate: number
   quarantineStrikes: number
+  trustAfter: number
+  verifier: string[]
+  modelDigests?: Record<string, string[]>
+  acceptUnverified: boolean
+  realtimeShare: number
   logLevel: string
 }
 
@@ -27,6 +36,20 @@ function parseShare (value: string): number {
   const share = parseNumber(0)(value)
   if (share > 1) throw new InvalidArgumentError('expected a number from 0 to 1')
   return share
+}
+
+/** `--model-digests`: a JSON object `{"model": ["sha256:…"]}`, inline or in a file. */
+function parseModelDigests (value: string): Record<string, string[]> {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value.trimStart().startsWith('{') ? value : readFileSync(value, 'utf8'))
+  } catch (err) {
+    throw new InvalidArgumentError(`expected a JSON object or a JSON file: ${(err as Error).message}`)
+  }
+  const valid = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) &&
+    Object.values(parsed).every(digests => Array.isArray(digests) && digests.length > 0 && digests.every(d => typeof d === 'string' && /^sha256:[0-9a-f]{64}$/.test(d)))
+  if (!valid) throw new InvalidArgumentError('expected {"<model>": ["sha256:<64 hex>", ...], ...}')
+  return parsed as Record<string, string[]>
 }
 
 /** --max-lines and --max-file-bytes set every plan; --plans (JSON) refines single plans. */
@@ -51,8 +74,13 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--max-file-bytes <n>', 'largest upload, every plan', 'DRIA_MAX_FILE_BYTES', DEFAULT_MAX_FILE_BYTES).argParser(parseInteger(1)))
     .addOption(option('--max-lines <n>', 'most requests per batch file, every plan', 'DRIA_MAX_LINES', DEFAULT_MAX_LINES_PER_FILE).argParser(parseInteger(1, MAX_TASKS_PER_FILE)))
     .addOption(option('--plans <json>', 'per-plan limit overrides, e.g. {"free":{"filesPerDay":5}}', 'DRIA_PLANS'))
-    .addOption(option('--audit-rate <share>', 'share of greedy/seeded results re-executed on other nodes (0 to 1)', 'DRIA_AUDIT_RATE', DEFAULT_AUDIT_RATE).argParser(parseShare))
-    .addOption(option('--quarantine-strikes <n>', 'proven wrong results after which a node gets no more work', 'DRIA_QUARANTINE_STRIKES', DEFAULT_QUARANTINE_STRIKES).argParser(parseInteger(1)))
+    .addOption(option('--audit-rate <share>', 'share of a trusted node\'s results checked by other nodes (0 to 1); a new node\'s are all checked', 'DRIA_AUDIT_RATE', DEFAULT_AUDIT_RATE).argParser(parseShare))
+    .addOption(option('--trust-after <n>', 'checks a new node identity must pass before only a sample of its results is checked', 'DRIA_TRUST_AFTER', DEFAULT_TRUST_AFTER).argParser(parseInteger(1)))
+    .addOption(option('--verifier <peer-id>', 'a verifier node you run: trusted, never checked, preferred for checks (repeatable)', 'DRIA_VERIFIERS', []).argParser(parseList))
+    .addOption(option('--model-digests <json|file>', 'accepted weights per model, {"model": ["sha256:…"]} (default: learned from verifiers and trusted nodes)', 'DRIA_MODEL_DIGESTS').argParser(parseModelDigests))
+    .addOption(option('--accept-unverified', 'accept results no other node can check (private networks, single node) instead of holding them', 'DRIA_ACCEPT_UNVERIFIED', false))
+    .addOption(option('--quarantine-strikes <n>', 'overruled verdicts (as a verifier) after which a node gets no more work', 'DRIA_QUARANTINE_STRIKES', DEFAULT_QUARANTINE_STRIKES).argParser(parseInteger(1)))
+    .addOption(option('--realtime-share <share>', 'share of dispatches real-time requests get first while batch work waits (0 to 1)', 'DRIA_REALTIME_SHARE', DEFAULT_REALTIME_SHARE).argParser(parseShare))
     .addOption(option('--completion-window-seconds <n>', 'expire batches after this long instead of 24 h (testing)', 'DRIA_COMPLETION_WINDOW_SECONDS').argParser(parseInteger(1)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
@@ -69,8 +97,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
         adminToken: opts.adminToken,
         plans: planLimits(opts),
         batches: { completionWindowSeconds: opts.completionWindowSeconds },
-        scheduler: { auditRate: opts.auditRate },
-        network: { quarantineStrikes: opts.quarantineStrikes }
+        scheduler: { acceptUnverified: opts.acceptUnverified, realtimeShare: opts.realtimeShare },
+        trust: { checkRate: opts.auditRate, trustAfter: opts.trustAfter, allowlist: opts.verifier, quarantineStrikes: opts.quarantineStrikes },
+        identity: { digests: opts.modelDigests }
       }))
     })
   await program.parseAsync(argv)

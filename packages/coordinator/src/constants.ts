@@ -5,24 +5,62 @@ export const DEFAULT_DATA_DIR = join(homedir(), '.dria', 'coordinator')
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 export const DEFAULT_HTTP_PORT = 8080
 
-/** How often the network view re-reads providers and capacity records. */
+/** How often the network view looks for providers of wanted models in the DHT. */
 export const DEFAULT_NETWORK_REFRESH_MS = 5_000
-/** A capacity record older than this is a dead node's (nodes republish every 10 s). */
-export const DEFAULT_RECORD_STALE_MS = 45_000
-/** How long a peer that failed or refused a task is left alone. */
-export const DEFAULT_PEER_BACKOFF_MS = 2_000
+/** First wait before a peer whose session failed or ended is tried again; doubles up to the max. */
+export const DEFAULT_REDIAL_BACKOFF_MS = 1_000
+export const MAX_REDIAL_BACKOFF_MS = 60_000
+/** Sessions being opened at once (dials to dead providers must not hold up live ones). */
+export const SESSION_OPEN_CONCURRENCY = 16
 
-/** Proven wrong results after which a node is quarantined. */
+/** Pings keep a session alive and tell a frozen node (no pong) from a slow one. */
+export const DEFAULT_PING_INTERVAL_MS = 2_000
+export const DEFAULT_PING_TIMEOUT_MS = 6_000
+/** A task the node has not acknowledged within this long is taken back. */
+export const DEFAULT_ACK_TIMEOUT_MS = 5_000
+export const DEFAULT_SESSION_SWEEP_MS = 250
+/** Tasks in a row a node lets go unanswered (no ack, past the deadline) before its session ends. */
+export const MAX_SILENT_FAILURES = 3
+
+/** Verdicts (as a verifier) overruled by the majority after which a node is quarantined. */
 export const DEFAULT_QUARANTINE_STRIKES = 3
-/** Share of deterministic (greedy or seeded) results re-executed on other nodes. */
-export const DEFAULT_AUDIT_RATE = 0.05
+/**
+ * Share of a trusted node's results that are checked. Scoring costs ~0.5x the generation of a
+ * line here, so 0.1 keeps verification near 5% of generation compute once nodes are trusted.
+ */
+export const DEFAULT_AUDIT_RATE = 0.1
+/** Checked results a new identity must pass (all of its results are checked until then). */
+export const DEFAULT_TRUST_AFTER = 50
+/** Tasks a node not yet trusted may hold at once, whatever it advertises. */
+export const UNTRUSTED_MAX_WINDOW = 4
+/** Weight of a verifier's verdict (and of its chance to be picked) by trust level. */
+export const VERIFIER_WEIGHTS = { allowlisted: 100, trusted: 10, new: 1, quarantined: 0 } as const
+/** A check ends once one side of the verdicts outweighs the other by this much. */
+export const VERDICT_MARGIN = 2
+/** Most verifiers asked about one result before it counts as inconclusive (and is redone). */
+export const MAX_VERIFIERS_PER_CHECK = 4
+/** How often each node is told its trust level and the work waiting for it. */
+export const NODE_REPORT_INTERVAL_MS = 10_000
+/** Trust records are written at most this often (and at once on a quarantine). */
+export const TRUST_FLUSH_MS = 1_000
 
-/** Upper bound on one task round trip; the node gets a slightly shorter deadline. */
+/** Upper bound of any task's deadline; the node gets a slightly shorter one. */
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
-/** A line fails after this many failed attempts (rejections at capacity do not count). */
-export const DEFAULT_MAX_TASK_FAILURES = 5
+/** Deadline = base + factor x tokens x measured ms per token x work queued ahead on the node. */
+export const DEADLINE_BASE_MS = 10_000
+export const DEADLINE_FACTOR = 4
+/** Assumed speed before any node serving the model has answered (deliberately slow: 20 tokens/s). */
+export const DEFAULT_MS_PER_TOKEN = 50
+/** Attempts of one line (all causes, backups included) after which it fails. */
+export const DEFAULT_MAX_ATTEMPTS = 30
 /** Pending tasks loaded from LevelDB per (batch, model) queue refill. */
 export const DEFAULT_QUEUE_WINDOW = 512
+/** Share of dispatches real-time requests get first while batch work waits too. */
+export const DEFAULT_REALTIME_SHARE = 0.5
+/** A straggler gets a backup on an idle node after max(this, 2x the model's typical task time). */
+export const DEFAULT_BACKUP_AFTER_MS = 2_000
+/** How often results waiting for a verifier are looked at again (and idle nodes offered work). */
+export const HELD_RECHECK_MS = 1_000
 
 export const DEFAULT_MAX_LINES_PER_FILE = 100_000
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 3

@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
+import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
@@ -9,7 +9,7 @@ import type { PlanLimits, PlanName } from './accounts/index.js'
 import { buildApp, createAuthenticator } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
-import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './constants.js'
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, NODE_REPORT_INTERVAL_MS } from './constants.js'
 import { createFileService, createUploadSlots } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
@@ -20,6 +20,8 @@ import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
 import type { SchedulerInit } from './scheduler/index.js'
 import { openStore } from './store/index.js'
+import { createModelIdentity, createTrust, startNodeReports } from './trust/index.js'
+import type { ModelIdentityInit, TrustInit } from './trust/index.js'
 
 export interface CoordinatorInit {
   dataDir: string
@@ -38,6 +40,8 @@ export interface CoordinatorInit {
   batches?: BatchServiceInit
   scheduler?: SchedulerInit
   network?: NetworkViewInit
+  trust?: TrustInit
+  identity?: ModelIdentityInit
   webhooks?: WebhookSenderInit
 }
 
@@ -55,21 +59,33 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   await mkdir(init.dataDir, { recursive: true })
   const store = await openStore(init.dataDir)
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
+  const trust = createTrust({ book: store.trust, logger }, init.trust)
+  await trust.start()
   const host = await createDriaHost({ privateKey, listenHost: init.p2pHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap })
   const discovery = createDiscovery({ host, logger })
-  const network = createNetworkView({ host, discovery, peers: store.peers, logger }, init.network)
-  const client = createTaskClient({ host, logger })
-  const metrics = createMetrics({ nodes: () => network.peers().length, tasksInFlight: () => scheduler.inFlight() })
-  const scheduler = createScheduler({ store, network, client, logger, metrics }, init.scheduler)
+  const network = createNetworkView({
+    host,
+    discovery,
+    peers: store.peers,
+    logger,
+    isBarred: peerId => trust.isQuarantined(peerId),
+    admits: (session, model) => identity.accepts(model, session.models.get(model)?.digest ?? '')
+  }, init.network)
+  const identity = createModelIdentity({ nodes: () => network.sessions(), level: peerId => trust.level(peerId) }, init.identity)
+  // Registered first: every other listener must see the new set of accepted digests.
+  network.onChange(() => { identity.invalidate() })
+  const metrics = createMetrics({ nodes: () => network.sessions().length, tasksInFlight: () => scheduler.inFlight() })
+  const scheduler = createScheduler({ store, network, trust, logger, metrics }, init.scheduler)
+  const reports = startNodeReports({ network, trust, scheduler }, { intervalMs: NODE_REPORT_INTERVAL_MS })
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger }, init.webhooks)
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics }, init.batches)
+  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, trust, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
 
   await network.start()
   await uploads.start()
@@ -89,7 +105,9 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
       await app.close()
       await batches.stop()
       uploads.stop()
+      reports.stop()
       network.stop()
+      await trust.stop()
       await host.stop()
       await store.close()
       logger.info('coordinator stopped')

@@ -5,3 +5,6 @@ export { ingestFile, readLines } from './ingest/index.js'
 export { assembleBatch } from './batches/index.js'
 export { createFileService } from './files/index.js'
 export { openStore } from './store/index.js'
+// The coordinator's side of a node session, for tools that drive nodes directly.
+export { createNodeSession } from './network/index.js'
+export type { NodeSession, TaskReply } from './network/index.js'

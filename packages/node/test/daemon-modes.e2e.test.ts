@@ -4,11 +4,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLlamaCppEngine } from '@dria/engines'
 import type { InferenceEngine } from '@dria/engines'
-import { createDriaHost, createTaskClient } from '@dria/p2p'
+import { createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
-import { TaskKind, createLogger, verifyTaskResult } from '@dria/protocol'
+import { createLogger, verifyTaskResult } from '@dria/protocol'
 import { SHARED_MODELS_DIR, spawnDria, startNodeProcess, startOllamaServer, tempDir } from '@dria/testkit'
 import type { OllamaServer } from '@dria/testkit'
+import { chatTask, nodeSession } from './session-client.js'
 
 const MODEL = 'stories260K'
 const logger = createLogger('test')
@@ -28,16 +29,10 @@ describe('dria-node start modes', () => {
   })
 
   const chat = async (peer: string, model: string): Promise<{ text: string }> => {
-    const client = createTaskClient({ host: bootstrap, logger })
+    const session = await nodeSession(bootstrap, peer)
     const peerId = peerIdFromString(peer)
-    const response = await client.run(peerId, {
-      taskId: `t-${model}`,
-      attempt: 1,
-      kind: TaskKind.TASK_KIND_CHAT,
-      model,
-      body: new TextEncoder().encode(JSON.stringify({ model, messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16, temperature: 0 })),
-      timeoutMs: 30_000
-    })
+    const response = await session.run(chatTask(`t-${model}`, model, { messages: [{ role: 'user', content: 'Hello' }], max_tokens: 16, temperature: 0 }), { deadlineMs: 30_000 })
+    session.close()
     expect(response.result?.error).toBeUndefined()
     await verifyTaskResult(peerId, response.result!)
     return JSON.parse(new TextDecoder().decode(response.result!.output)) as { text: string }

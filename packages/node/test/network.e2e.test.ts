@@ -2,11 +2,12 @@ import { join } from 'node:path'
 import { existsSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
+import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
-import { TaskKind, createLogger, verifyTaskResult } from '@dria/protocol'
+import { createLogger, verifyTaskResult } from '@dria/protocol'
 import { SHARED_MODELS_DIR, startNodeProcess, tempDir } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
+import { chatTask, completionTask, nodeSession } from './session-client.js'
 
 const MODEL = 'stories260K'
 
@@ -56,66 +57,81 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
     }
   })
 
-  it('every node serves real tasks with signed results, identical for greedy requests', async () => {
-    const client = createTaskClient({ host: bootstrap, logger })
-    const body = new TextEncoder().encode(JSON.stringify({
-      model: MODEL, messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 24, temperature: 0
-    }))
-    const texts: string[] = []
-    for (const [i, node] of nodes.entries()) {
-      const peerId = peerIdFromString(node.peerId)
-      const response = await client.run(peerId, { taskId: `t${i}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body, timeoutMs: 30_000 })
-      expect(response.rejection).toBeUndefined()
-      const result = response.result!
-      expect(result.error).toBeUndefined()
-      await verifyTaskResult(peerId, result)
-      const output = JSON.parse(new TextDecoder().decode(result.output)) as { text: string, finish_reason: string }
-      expect(output.text.length).toBeGreaterThan(0)
-      expect(result.usage?.completionTokens).toBeGreaterThan(0)
-      expect(result.usage?.completionTokens).toBeLessThanOrEqual(24)
-      texts.push(output.text)
+  it('every node serves real tasks with signed results, identical for greedy and for seeded requests', async () => {
+    for (const sampling of [{ temperature: 0 }, { temperature: 0.9, seed: 7 }]) {
+      const texts: string[] = []
+      for (const [i, node] of nodes.entries()) {
+        const session = await nodeSession(bootstrap, node.peerId)
+        const reply = await session.run(chatTask(`t${i}`, MODEL, { messages: [{ role: 'user', content: 'Once upon a time' }], max_tokens: 24, ...sampling }), { deadlineMs: 30_000 })
+        session.close()
+        expect(reply.rejection).toBeUndefined()
+        const result = reply.result!
+        expect(result.error).toBeUndefined()
+        await verifyTaskResult(peerIdFromString(node.peerId), result)
+        const output = JSON.parse(new TextDecoder().decode(result.output)) as { text: string, finish_reason: string }
+        expect(output.text.length).toBeGreaterThan(0)
+        expect(result.usage?.completionTokens).toBeGreaterThan(0)
+        expect(result.usage?.completionTokens).toBeLessThanOrEqual(24)
+        texts.push(output.text)
+      }
+      expect(new Set(texts).size).toBe(1)
     }
-    expect(new Set(texts).size).toBe(1)
   })
 
-  it('refuses work beyond its slots with AT_CAPACITY and a model it does not serve with MODEL_NOT_SERVED', async () => {
-    const client = createTaskClient({ host: bootstrap, logger })
-    const peerId = peerIdFromString(nodes[0].peerId)
-    const request = (taskId: string, model = MODEL): Parameters<typeof client.run>[1] => ({
-      taskId,
-      attempt: 1,
-      kind: TaskKind.TASK_KIND_COMPLETION,
-      model,
-      body: new TextEncoder().encode(JSON.stringify({ model, prompt: 'The dog', max_tokens: 400 })),
-      timeoutMs: 30_000
-    })
-    const responses = await Promise.all(Array.from({ length: 6 }, (_, i) => client.run(peerId, request(`cap-${i}`))))
-    const rejected = responses.filter(r => r.rejection !== undefined)
-    expect(responses.filter(r => r.result !== undefined).length).toBeGreaterThanOrEqual(2)
-    expect(rejected.length).toBeGreaterThan(0)
-    expect(rejected.every(r => r.rejection?.code === 'REJECTION_CODE_AT_CAPACITY')).toBe(true)
+  it('samples from the seed the task carries: the same seed gives the same text, another seed another', async () => {
+    const session = await nodeSession(bootstrap, nodes[0].peerId)
+    const run = async (taskId: string, seed: number): Promise<string> => {
+      const reply = await session.run({ ...completionTask(taskId, MODEL, { prompt: 'Once upon a time', max_tokens: 40, temperature: 1 }), seed }, { deadlineMs: 30_000 })
+      return (JSON.parse(new TextDecoder().decode(reply.result!.output)) as { text: string }).text
+    }
+    expect(await run('s1', 11)).toBe(await run('s2', 11))
+    const others = new Set(await Promise.all([12, 13, 14].map(async (seed, i) => await run(`s${i + 3}`, seed))))
+    expect(others.size).toBeGreaterThan(1)
+    session.close()
+  })
 
-    const unknown = await client.run(peerId, request('unknown', 'no-such-model'))
+  it('acknowledges at once, queues up to its queue depth, refuses beyond with AT_CAPACITY, and a model it does not serve with MODEL_NOT_SERVED', async () => {
+    const session = await nodeSession(bootstrap, nodes[0].peerId)
+    const long = (i: number, model = MODEL): ReturnType<typeof completionTask> => completionTask(`cap-${i}`, model, { prompt: 'The dog', max_tokens: 400 })
+    // 2 slots + 2 queued (the default queue depth is the slot count).
+    const replies = await Promise.all(Array.from({ length: 6 }, async (_, i) => await session.run(long(i), { deadlineMs: 30_000 })))
+    const rejected = replies.filter(r => r.rejection !== undefined)
+    expect(replies.filter(r => r.result !== undefined)).toHaveLength(4)
+    expect(rejected.map(r => r.rejection?.code)).toEqual(['REJECTION_CODE_AT_CAPACITY', 'REJECTION_CODE_AT_CAPACITY'])
+
+    const unknown = await session.run(long(9, 'no-such-model'), { deadlineMs: 30_000 })
     expect(unknown.rejection?.code).toBe('REJECTION_CODE_MODEL_NOT_SERVED')
+    session.close()
   })
 
-  it('on SIGTERM refuses new work, finishes the task in flight and delivers its answer', async () => {
+  it('stops a cancelled task and gives its slot to the next one', async () => {
+    const session = await nodeSession(bootstrap, nodes[1].peerId)
+    const controllers = [new AbortController(), new AbortController()]
+    const hogs = controllers.map(async (c, i) => await session.run(completionTask(`hog-${i}`, MODEL, { prompt: 'Once', max_tokens: 4000 }), { deadlineMs: 60_000, signal: c.signal }).catch(err => err))
+    await new Promise(resolve => setTimeout(resolve, 100))
+    controllers.forEach(c => { c.abort(new Error('backup won')) })
+    expect((await Promise.all(hogs)).map(e => (e as Error).message)).toEqual(['backup won', 'backup won'])
+    // Both slots are free again: two short tasks run at once and finish quickly.
+    const started = Date.now()
+    const replies = await Promise.all([0, 1].map(async i => await session.run(completionTask(`after-${i}`, MODEL, { prompt: 'Once', max_tokens: 8 }), { deadlineMs: 30_000 })))
+    expect(replies.every(r => r.result?.error === undefined)).toBe(true)
+    expect(Date.now() - started).toBeLessThan(20_000)
+    session.close()
+  })
+
+  it('on SIGTERM refuses new work, finishes the tasks running, hands back those queued, and delivers every answer', async () => {
     const node = nodes.pop()!
-    const client = createTaskClient({ host: bootstrap, logger })
+    const session = await nodeSession(bootstrap, node.peerId)
     const peerId = peerIdFromString(node.peerId)
-    const long = client.run(peerId, {
-      taskId: 'in-flight',
-      attempt: 1,
-      kind: TaskKind.TASK_KIND_COMPLETION,
-      model: MODEL,
-      body: new TextEncoder().encode(JSON.stringify({ model: MODEL, prompt: 'Once upon a time', max_tokens: 400, temperature: 0 })),
-      timeoutMs: 30_000
-    })
-    await new Promise(resolve => setTimeout(resolve, 30))
+    const tasks = [0, 1, 2].map(async i => await session.run(completionTask(`in-flight-${i}`, MODEL, { prompt: 'Once upon a time', max_tokens: 400, temperature: 0 }), { deadlineMs: 30_000 }))
+    await new Promise(resolve => setTimeout(resolve, 50))
     const exited = node.stop()
-    const response = await long
-    expect(response.result?.error).toBeUndefined()
-    await verifyTaskResult(peerId, response.result!)
+    const [a, b, queued] = await Promise.all(tasks)
+    for (const reply of [a, b]) {
+      expect(reply.result?.error).toBeUndefined()
+      await verifyTaskResult(peerId, reply.result!)
+    }
+    expect(queued.result?.error).toMatchObject({ code: 'NODE_SHUTTING_DOWN', retryable: true })
     expect(await exited).toBe(0)
     expect(node.lines.some(line => line.msg === 'node stopped')).toBe(true)
   })

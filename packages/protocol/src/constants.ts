@@ -20,3 +20,6 @@ export const MAX_TASK_MESSAGE_BYTES = 4 * 1024 * 1024
 export const MAX_FRAME_BYTES = MAX_TASK_MESSAGE_BYTES + 1024
 
 export const PROTOCOL_VERSION = '0.1.0'
+
+/** Generation budget when a request sets no `max_tokens`: bounds every task's work (engines and deadlines). */
+export const DEFAULT_MAX_TOKENS = 256

@@ -1,4 +1,3 @@
 export * from './processes/index.js'
 export * from './bench.js'
 export * from './ollama/index.js'
-export * from './faults/index.js'

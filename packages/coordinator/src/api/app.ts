@@ -8,6 +8,7 @@ import type { FileService, UploadSlots } from '../files/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
+import type { Trust } from '../trust/index.js'
 import type { Authenticator } from './auth.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { registerDriaRoutes } from './dria-routes.js'
@@ -20,6 +21,7 @@ import { registerNetworkRoutes } from './network-routes.js'
 export interface AppComponents {
   host: DriaHost
   network: NetworkView
+  trust: Trust
   files: FileService
   uploads: UploadSlots
   batches: BatchService

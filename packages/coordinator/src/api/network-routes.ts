@@ -3,6 +3,7 @@ import { modelKindName } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView } from '../network/index.js'
+import type { Trust } from '../trust/index.js'
 import type { Authenticator } from './auth.js'
 import { listOf, withErrors } from './schemas.js'
 
@@ -33,15 +34,22 @@ const nodeSchema = {
       }
     },
     slots_total: { type: 'integer' },
-    slots_free: { type: 'integer' },
+    queue_depth: { type: 'integer' },
+    window: { type: 'integer' },
     in_flight: { type: 'integer' },
-    record_issued_at: { type: 'integer' }
+    connected_since: { type: 'integer' },
+    trust: {
+      type: 'object',
+      properties: { level: { type: 'string' }, reason: { type: ['string', 'null'] }, since: { type: 'integer' } }
+    },
+    served: { type: 'object', properties: { tasks: { type: 'integer' }, tokens: { type: 'integer' } } },
+    checks: { type: 'object', properties: { passed: { type: 'integer' }, failed: { type: 'integer' } } }
   }
 } as const
 
 /** Health, bootstrap info for nodes, the nodes themselves and the models they serve. */
-export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, auth: Authenticator, metrics: CoordinatorMetrics | null }): void {
-  const { host, network, auth, metrics } = components
+export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, trust: Trust, auth: Authenticator, metrics: CoordinatorMetrics | null }): void {
+  const { host, network, trust, auth, metrics } = components
   const started = Math.floor(Date.now() / 1000)
 
   app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
@@ -66,22 +74,28 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
     await auth.authenticate(request)
     return {
       object: 'list',
-      data: network.peers().map(peer => ({
-        peer_id: peer.id,
-        engine: peer.record.engine,
-        version: peer.record.version,
-        multiaddrs: peer.record.multiaddrs,
-        models: [...peer.models.values()].map(m => ({
-          name: m.name,
-          digest: m.digest,
-          kind: modelKindName(m.kind),
-          tokens_per_second: Math.round(m.tokensPerSecond)
-        })),
-        slots_total: peer.record.slotsTotal,
-        slots_free: peer.record.slotsFree,
-        in_flight: peer.inflight,
-        record_issued_at: Math.floor(peer.record.issuedAtMs / 1000)
-      }))
+      data: network.sessions().map(session => {
+        const status = trust.status(session.id)
+        return {
+          peer_id: session.id,
+          engine: session.hello.engine,
+          version: session.hello.agent,
+          models: [...session.models.values()].map(m => ({
+            name: m.name,
+            digest: m.digest,
+            kind: modelKindName(m.kind),
+            tokens_per_second: Math.round(m.tokensPerSecond)
+          })),
+          slots_total: session.hello.slots,
+          queue_depth: session.hello.queueDepth,
+          window: session.capacity.limit,
+          in_flight: session.outstanding,
+          connected_since: Math.floor(session.openedAt / 1000),
+          trust: { level: status.level, reason: status.reason ?? null, since: Math.floor(status.since / 1000) },
+          served: status.served,
+          checks: status.checks
+        }
+      })
     }
   })
 

@@ -8,6 +8,7 @@ import { ingestFile } from '../ingest/index.js'
 import type { IngestSummary } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
+import type { Trust } from '../trust/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
@@ -56,8 +57,8 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
  * `start()` resumes whatever a crash interrupted.
  */
-export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null }, init: BatchServiceInit = {}): BatchService {
-  const { store, files, scheduler, network, webhooks, metrics } = components
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, trust: Trust, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null }, init: BatchServiceInit = {}): BatchService {
+  const { store, files, scheduler, network, trust, webhooks, metrics } = components
   const log = components.logger.child({ module: 'batches' })
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
@@ -176,7 +177,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     batch.models = summary.models
     await transition(batch, 'in_progress', 'in_progress_at')
     // A cancel during the save above has already started stopping the batch.
-    if (batch.status === 'in_progress') scheduler.activate(batch.id, batch.models)
+    if (batch.status === 'in_progress') scheduler.activate(batch.id, batch.models, { owner: batch.owner })
   }
 
   function onSettled (row: TaskRow): void {
@@ -266,7 +267,7 @@ export function createBatchService (components: { store: Store, files: FileServi
         await recount(batch)
         await save(batch)
         if (batch.request_counts.completed + batch.request_counts.failed === batch.request_counts.total) return await finalize(batch)
-        scheduler.activate(batch.id, batch.models)
+        scheduler.activate(batch.id, batch.models, { owner: batch.owner })
         return
       case 'finalizing':
         await recount(batch)
@@ -335,7 +336,7 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   scheduler.onSettled(onSettled)
-  network.onQuarantine(peerId => { track(redoResultsOf(peerId)) })
+  trust.onQuarantine(peerId => { track(redoResultsOf(peerId)) })
 
   return {
     async start () {

@@ -1,239 +1,261 @@
-import { modelKindName } from '@dria/protocol'
-import type { CapacityRecord, Logger, ModelCapacity } from '@dria/protocol'
+import { PROTOCOL_VERSION, SESSION_PROTOCOL, SESSION_VERSIONS, isDriaError, modelKindName } from '@dria/protocol'
+import { openSession } from '@dria/p2p'
+import type { Hello, Logger } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
-import type { PeerId } from '@libp2p/interface'
+import type { IdentifyResult, PeerId } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DEFAULT_NETWORK_REFRESH_MS, DEFAULT_PEER_BACKOFF_MS, DEFAULT_QUARANTINE_STRIKES, DEFAULT_RECORD_STALE_MS } from '../constants.js'
+import {
+  DEFAULT_NETWORK_REFRESH_MS, DEFAULT_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, SESSION_OPEN_CONCURRENCY
+} from '../constants.js'
 import type { PeerBook } from '../store/index.js'
+import { createNodeSession } from './node-session.js'
+import type { NodeSession, NodeSessionInit } from './node-session.js'
 
 const REDIAL_TIMEOUT_MS = 3_000
-
-export interface NodePeer {
-  peerId: PeerId
-  id: string
-  record: CapacityRecord
-  models: Map<string, ModelCapacity>
-  /** Tasks this coordinator has in flight on the peer. */
-  inflight: number
-  /** Not given work before this time (ms since epoch) after a failure or refusal. */
-  backoffUntil: number
-  /** Results of this peer that re-execution proved wrong. */
-  strikes: number
-}
 
 export interface NetworkModel {
   name: string
   kind: 'chat' | 'embedding'
+  /** Live nodes serving it (with a digest the coordinator accepts). */
   nodes: number
   digests: string[]
+  capabilities: string[]
+}
+
+export interface NetworkViewComponents {
+  host: DriaHost
+  discovery: Discovery
+  peers: PeerBook
+  logger: Logger
+  /** Peers that must get no session at all (quarantined). Default: none. */
+  isBarred?: (peerId: string) => boolean
+  /** Whether `session` may serve `model` (e.g. its digest is accepted). Default: always. */
+  admits?: (session: NodeSession, model: string) => boolean
 }
 
 export interface NetworkViewInit {
+  /** How often providers of wanted models are looked up. Default 5 s. */
   refreshIntervalMs?: number
-  staleAfterMs?: number
-  backoffMs?: number
-  /** Strikes after which a peer is quarantined: never given work again. Default 3. */
-  quarantineStrikes?: number
+  /** First wait before redialling a peer whose session failed or ended; doubles to 60 s. Default 1 s. */
+  redialBackoffMs?: number
+  /** Session timings (pings, acks). */
+  session?: NodeSessionInit
 }
 
 export interface NetworkView {
   start(): Promise<void>
   stop(): void
-  /** Runs one discovery round now (also used by tests and the first batch). */
+  /** Looks for providers of wanted models now and opens sessions to new ones. */
   refresh(): Promise<void>
-  /** Live peers serving `model` and not backed off, most free capacity first. */
-  peersFor(model: string): NodePeer[]
-  peers(): NodePeer[]
+  /** Every open session. */
+  sessions(): NodeSession[]
+  session(peerId: string): NodeSession | undefined
+  /** Open sessions that may serve `model`. */
+  sessionsFor(model: string): NodeSession[]
+  /** Whether `session` may serve `model` (it serves it with accepted weights and is not barred). */
+  admits(session: NodeSession, model: string): boolean
   models(): NetworkModel[]
   isModelServed(model: string): boolean
-  /** Models to look up through provider records on every refresh. */
+  /** Models to look up providers for on every refresh. */
   want(model: string): void
-  backOff(peer: NodePeer, ms?: number): void
-  forgetModel(peer: NodePeer, model: string): void
-  /** Records a proven wrong result; enough of them quarantine the peer. */
-  strike(peer: NodePeer, reason: string): void
-  isQuarantined(peerId: string): boolean
-  /** Called with the id of each peer put in quarantine. */
-  onQuarantine(listener: (peerId: string) => void): void
+  /** The node refused a model it advertised: it gets no more tasks for it in this session. */
+  dropModel(session: NodeSession, model: string): void
+  /** Ends a peer's session (e.g. it was quarantined). */
+  disconnect(peerId: string, reason: Error): void
   /** Called after any change that may let more work be dispatched. */
   onChange(listener: () => void): void
+  /** Called with each session once open. */
+  onSession(listener: (session: NodeSession) => void): void
 }
 
+interface Backoff { until: number, delayMs: number }
+
 /**
- * The coordinator's picture of the network: which live peers serve which models with how much
- * room. Peers come from provider records of wanted models and from connected peers; their
- * capacity comes from their signed DHT records; liveness from record freshness and connections.
+ * The coordinator's live picture of the network: one session per node. A node receives work
+ * only while its session is open: the DHT only says whom to dial (provider records, the peer
+ * book, peers that connect to us), never who is alive, so a lookup that hangs on a frozen
+ * peer, a stale provider record or a record from the future cannot add or remove anyone.
  */
-export function createNetworkView (components: { host: DriaHost, discovery: Discovery, peers: PeerBook, logger: Logger }, init: NetworkViewInit = {}): NetworkView {
+export function createNetworkView (components: NetworkViewComponents, init: NetworkViewInit = {}): NetworkView {
   const { host, discovery, peers: peerBook } = components
   const log = components.logger.child({ module: 'network' })
+  const isBarred = components.isBarred ?? (() => false)
+  const admits = components.admits ?? (() => true)
   const refreshMs = init.refreshIntervalMs ?? DEFAULT_NETWORK_REFRESH_MS
-  const staleMs = init.staleAfterMs ?? DEFAULT_RECORD_STALE_MS
-  const backoffMs = init.backoffMs ?? DEFAULT_PEER_BACKOFF_MS
-  const quarantineStrikes = init.quarantineStrikes ?? DEFAULT_QUARANTINE_STRIKES
-  /** Outlives the peer's entry: a caught peer stays out even after it rejoins. */
-  const quarantined = new Set<string>()
-  const quarantineListeners: Array<(peerId: string) => void> = []
-  const peers = new Map<string, NodePeer>()
+  const firstBackoffMs = init.redialBackoffMs ?? DEFAULT_REDIAL_BACKOFF_MS
+  const open = new Map<string, NodeSession>()
+  const opening = new Set<string>()
+  const backoff = new Map<string, Backoff>()
+  const waiting: PeerId[] = []
   const wanted = new Set<string>()
   const listeners: Array<() => void> = []
+  const sessionListeners: Array<(session: NodeSession) => void> = []
+  const mismatchLogged = new Set<string>()
   let timer: NodeJS.Timeout | undefined
+  let stopped = false
   let refreshing: Promise<void> | undefined
-  let queued: Promise<void> | undefined
 
   const changed = (): void => { listeners.forEach(listener => { listener() }) }
 
-  async function candidates (): Promise<PeerId[]> {
-    const found = new Map<string, PeerId>()
-    for (const connection of host.getConnections()) found.set(connection.remotePeer.toString(), connection.remotePeer)
-    const lookups = [...wanted].map(async model => {
-      const providers = await discovery.findProviders(model, { signal: AbortSignal.timeout(refreshMs), limit: 64 })
-      for (const peerId of providers) found.set(peerId.toString(), peerId)
-    })
-    await Promise.allSettled(lookups)
-    return [...found.values()]
+  const hello: Hello = {
+    versions: [...SESSION_VERSIONS],
+    agent: `dria-coordinator/${PROTOCOL_VERSION}`,
+    slots: 0,
+    queueDepth: 0,
+    engine: '',
+    models: []
   }
 
-  async function updatePeer (peerId: PeerId): Promise<boolean> {
+  function backOff (id: string): void {
+    const delayMs = Math.min(MAX_REDIAL_BACKOFF_MS, (backoff.get(id)?.delayMs ?? firstBackoffMs / 2) * 2)
+    backoff.set(id, { until: Date.now() + delayMs, delayMs })
+  }
+
+  /** Opens a session to `peerId` unless it has one, is being dialled, is barred or backed off. */
+  function ensureSession (peerId: PeerId): void {
     const id = peerId.toString()
-    const record = await discovery.fetchCapacity(peerId, { signal: AbortSignal.timeout(refreshMs) }).catch(() => undefined)
-    const existing = peers.get(id)
-    if (record === undefined || Date.now() - record.issuedAtMs > staleMs) {
-      if (existing !== undefined) {
-        peers.delete(id)
-        await peerBook.forget(id)
-        log.info({ peer: id }, 'node gone: capacity record stale')
-        return true
+    if (stopped || id === host.peerId.toString() || open.has(id) || opening.has(id) || isBarred(id)) return
+    if ((backoff.get(id)?.until ?? 0) > Date.now()) return
+    if (opening.size >= SESSION_OPEN_CONCURRENCY) {
+      if (!waiting.some(p => p.equals(peerId))) waiting.push(peerId)
+      return
+    }
+    opening.add(id)
+    void connect(peerId).finally(() => {
+      opening.delete(id)
+      const next = waiting.shift()
+      if (next !== undefined) ensureSession(next)
+    })
+  }
+
+  async function connect (peerId: PeerId): Promise<void> {
+    const id = peerId.toString()
+    let session: NodeSession
+    try {
+      session = createNodeSession(await openSession(host, peerId, { hello }), init.session)
+    } catch (err) {
+      backOff(id)
+      if (isDriaError(err, 'SESSION_PROTOCOL_MISMATCH') || isDriaError(err, 'SESSION_VERSION_MISMATCH')) {
+        if (!mismatchLogged.has(id)) log.warn({ peer: id, code: (err as Error & { code: string }).code, reason: (err as Error).message }, 'node speaks an incompatible protocol version')
+        mismatchLogged.add(id)
+      } else {
+        log.debug({ peer: id, err }, 'session not opened')
       }
-      return false
+      return
     }
-    if (existing !== undefined && existing.record.seq >= record.seq) return false
-    const models = new Map(record.models.map(m => [m.name, m]))
-    if (existing === undefined) {
-      peers.set(id, { peerId, id, record, models, inflight: 0, backoffUntil: 0, strikes: 0 })
-      await peerBook.remember({ id, multiaddrs: record.multiaddrs })
-      log.info({ peer: id, models: [...models.keys()], slots: record.slotsTotal }, 'node joined')
-    } else {
-      // A node restarted on new ports must still be redialled after our own restart.
-      if (existing.record.multiaddrs.join() !== record.multiaddrs.join()) await peerBook.remember({ id, multiaddrs: record.multiaddrs })
-      existing.record = record
-      existing.models = models
+    if (stopped || isBarred(id)) {
+      session.close()
+      return
     }
-    return true
+    open.set(id, session)
+    backoff.delete(id)
+    log.info({ peer: id, agent: session.hello.agent, version: session.version, models: [...session.models.keys()], slots: session.hello.slots, queueDepth: session.hello.queueDepth }, 'node joined')
+    session.onClose(err => {
+      if (open.get(id) !== session) return
+      open.delete(id)
+      backOff(id)
+      log.info({ peer: id, reason: err?.message ?? 'closed' }, 'node gone')
+      changed()
+    })
+    const addresses = await host.peerStore.get(peerId).then(p => p.addresses.map(a => a.multiaddr.toString()), () => [])
+    if (addresses.length > 0) await peerBook.remember({ id, multiaddrs: addresses }).catch(err => { log.warn({ err }, 'peer not remembered') })
+    sessionListeners.forEach(listener => { listener(session) })
+    changed()
   }
 
   async function refreshOnce (): Promise<void> {
-    const ids = await candidates()
-    const known = [...peers.values()].map(p => p.peerId)
-    const all = new Map([...known, ...ids].map(p => [p.toString(), p]))
-    const updates = await Promise.all([...all.values()].map(updatePeer))
-    if (updates.some(Boolean)) changed()
-  }
-
-  /** One round at a time; a request during a round gets one more round after it (peers may have joined meanwhile). */
-  function refresh (): Promise<void> {
-    if (refreshing === undefined) {
-      refreshing = refreshOnce().catch(err => { log.warn({ err }, 'network refresh failed') }).finally(() => { refreshing = undefined })
-      return refreshing
+    // Peers already connected that speak the session protocol (nodes bootstrap to us).
+    for (const connection of host.getConnections()) {
+      const protocols = await host.peerStore.get(connection.remotePeer).then(p => p.protocols, (): string[] => [])
+      if (protocols.includes(SESSION_PROTOCOL)) ensureSession(connection.remotePeer)
     }
-    queued ??= refreshing.then(async () => {
-      queued = undefined
-      await refresh()
-    })
-    return queued
+    await Promise.allSettled([...wanted].map(async model => {
+      for (const peerId of await discovery.findProviders(model, { signal: AbortSignal.timeout(refreshMs), limit: 64 })) ensureSession(peerId)
+    }))
   }
 
-  /** Redials the nodes known before a restart (bounded: dead ones must not delay start-up). */
+  function refresh (): Promise<void> {
+    refreshing ??= refreshOnce()
+      .catch(err => { log.warn({ err }, 'network refresh failed') })
+      .finally(() => { refreshing = undefined })
+    return refreshing
+  }
+
+  /** Redials the nodes known before a restart, so work resumes before they find us again. */
   async function redialKnownPeers (): Promise<void> {
-    const known = (await peerBook.all()).filter(peer => !quarantined.has(peer.id))
+    const known = (await peerBook.all()).filter(peer => !isBarred(peer.id))
     await Promise.allSettled(known.map(async ({ id, multiaddrs }) => {
       const peerId = peerIdFromString(id)
       await host.peerStore.merge(peerId, { multiaddrs: multiaddrs.map(ma => multiaddr(ma)) })
       await host.dial(peerId, { signal: AbortSignal.timeout(REDIAL_TIMEOUT_MS) })
+      ensureSession(peerId)
     }))
   }
 
-  const onConnect = (): void => { void refresh() }
-  const onDisconnect = (event: CustomEvent<PeerId>): void => {
-    const id = event.detail.toString()
-    if (peers.delete(id)) {
-      log.info({ peer: id }, 'node gone: disconnected')
-      changed()
-    }
+  const onIdentify = (event: CustomEvent<IdentifyResult>): void => {
+    if (event.detail.protocols.includes(SESSION_PROTOCOL)) ensureSession(event.detail.peerId)
   }
 
-  function live (peer: NodePeer, now: number): boolean {
-    return peer.backoffUntil <= now && now - peer.record.issuedAtMs <= staleMs && !quarantined.has(peer.id)
+  function sessionsFor (model: string): NodeSession[] {
+    const found: NodeSession[] = []
+    for (const session of open.values()) {
+      if (session.models.has(model) && !isBarred(session.id) && admits(session, model)) found.push(session)
+    }
+    return found
   }
 
   return {
     async start () {
-      host.addEventListener('peer:identify', onConnect)
-      host.addEventListener('peer:disconnect', onDisconnect)
+      host.addEventListener('peer:identify', onIdentify)
       timer = setInterval(() => { void refresh() }, refreshMs)
       timer.unref()
-      for (const id of await peerBook.quarantined()) quarantined.add(id)
       await redialKnownPeers()
       await refresh()
     },
     stop () {
+      stopped = true
       clearInterval(timer)
-      host.removeEventListener('peer:identify', onConnect)
-      host.removeEventListener('peer:disconnect', onDisconnect)
+      host.removeEventListener('peer:identify', onIdentify)
+      for (const session of open.values()) session.close()
+      open.clear()
     },
     refresh,
-    peersFor (model) {
-      const now = Date.now()
-      return [...peers.values()]
-        .filter(peer => peer.models.has(model) && live(peer, now))
-        .sort((a, b) => (b.record.slotsTotal - b.inflight) - (a.record.slotsTotal - a.inflight))
-    },
-    peers: () => [...peers.values()],
+    sessions: () => [...open.values()],
+    session: peerId => open.get(peerId),
+    sessionsFor,
+    admits: (session, model) => session.models.has(model) && !isBarred(session.id) && admits(session, model),
     models () {
-      const now = Date.now()
       const byName = new Map<string, NetworkModel>()
-      for (const peer of peers.values()) {
-        if (now - peer.record.issuedAtMs > staleMs || quarantined.has(peer.id)) continue
-        for (const m of peer.models.values()) {
-          const entry = byName.get(m.name) ?? { name: m.name, kind: modelKindName(m.kind), nodes: 0, digests: [] }
+      for (const session of open.values()) {
+        for (const m of session.models.values()) {
+          if (!admits(session, m.name)) continue
+          const entry = byName.get(m.name) ?? { name: m.name, kind: modelKindName(m.kind), nodes: 0, digests: [], capabilities: [] }
           entry.nodes++
           if (!entry.digests.includes(m.digest)) entry.digests.push(m.digest)
+          for (const capability of m.capabilities) if (!entry.capabilities.includes(capability)) entry.capabilities.push(capability)
           byName.set(m.name, entry)
         }
       }
       return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))
     },
-    isModelServed (model) {
-      return [...peers.values()].some(peer => peer.models.has(model) && !quarantined.has(peer.id))
-    },
+    isModelServed: model => sessionsFor(model).length > 0,
     want (model) {
       if (wanted.has(model)) return
       wanted.add(model)
       void refresh()
     },
-    backOff (peer, ms = backoffMs) {
-      peer.backoffUntil = Date.now() + ms
-      setTimeout(changed, ms).unref()
+    dropModel (session, model) {
+      if (session.models.delete(model)) changed()
     },
-    forgetModel (peer, model) {
-      peer.models.delete(model)
-    },
-    strike (peer, reason) {
-      peer.strikes++
-      log.warn({ peer: peer.id, strikes: peer.strikes, reason }, 'node struck')
-      if (peer.strikes < quarantineStrikes || quarantined.has(peer.id)) return
-      quarantined.add(peer.id)
-      void peerBook.quarantine(peer.id, peer.strikes).catch(err => { log.error({ err }, 'quarantine not persisted') })
-      log.warn({ peer: peer.id, strikes: peer.strikes }, 'node quarantined')
-      quarantineListeners.forEach(listener => { listener(peer.id) })
-    },
-    isQuarantined: (peerId) => quarantined.has(peerId),
-    onQuarantine (listener) {
-      quarantineListeners.push(listener)
+    disconnect (peerId, reason) {
+      open.get(peerId)?.close(reason)
     },
     onChange (listener) {
       listeners.push(listener)
+    },
+    onSession (listener) {
+      sessionListeners.push(listener)
     }
   }
 }

@@ -1,42 +1,74 @@
 import { DriaError, RejectionCode, isDriaError } from '@dria/protocol'
-import type { Logger, TaskResponse } from '@dria/protocol'
-import type { TaskClient } from '@dria/p2p'
+import type { Logger, TaskKindName, TaskRequest } from '@dria/protocol'
 import {
-  DEFAULT_AUDIT_RATE, DEFAULT_MAX_TASK_FAILURES, DEFAULT_QUEUE_WINDOW, DEFAULT_TASK_TIMEOUT_MS
+  DEFAULT_BACKUP_AFTER_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_WINDOW, DEFAULT_REALTIME_SHARE, DEFAULT_TASK_TIMEOUT_MS,
+  HELD_RECHECK_MS, UNTRUSTED_MAX_WINDOW
 } from '../constants.js'
-import type { NetworkView, NodePeer } from '../network/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
+import type { NetworkView, NodeSession, TaskReply } from '../network/index.js'
 import type { Store, TaskFailure, TaskOutcome, TaskRow } from '../store/index.js'
-import { createAuditor } from './auditor.js'
-import { taskRequestOf, verifyAnswer } from './task-request.js'
+import type { Trust } from '../trust/index.js'
+import { createChecker, verifyResult } from '../verification/index.js'
+import type { Checker } from '../verification/index.js'
+import { createDeadlines } from './deadline.js'
+import { FairQueue } from './fair-queue.js'
+import { createJob, newTaskId, taskRequestOf, tokenBudget } from './job.js'
+import type { Flight, Job } from './job.js'
+import { LineQueue } from './line-queue.js'
 
 export interface SchedulerComponents {
   store: Store
   network: NetworkView
-  client: TaskClient
+  trust: Trust
   logger: Logger
   metrics: CoordinatorMetrics | null
 }
 
 export interface SchedulerInit {
+  /** Upper bound of any task's deadline. Default 5 min. */
   taskTimeoutMs?: number
-  maxFailures?: number
+  /** Attempts (all causes, backups included) after which a line fails. Default 30. */
+  maxAttempts?: number
+  /** Pending lines loaded per refill of a (batch, model) queue. Default 512. */
   queueWindow?: number
-  /** Share of deterministic results re-executed on other nodes. Default 0.05. */
-  auditRate?: number
+  /** Share of dispatches real-time requests get first when batch work is waiting too. Default 0.5. */
+  realtimeShare?: number
+  /** Accept results no node can check (no other node serves the weights) instead of holding them. Default false. */
+  acceptUnverified?: boolean
+  /** A straggler gets a backup on an idle node after max(this, 2x the model's typical task). Default 2 s. */
+  backupAfterMs?: number
 }
 
 /** A task reached a final state (completed or failed). */
 export type SettledListener = (row: TaskRow) => void
 
+export interface ActivateOptions {
+  /** The API key that owns the batch: fair share is per owner first. */
+  owner: string
+  /** Relative share (a plan may weight its batches). Default 1. */
+  weight?: number
+}
+
+export interface RealtimeRequest {
+  owner: string
+  kind: TaskKindName
+  model: string
+  /** The request body JSON (validated). */
+  json: string
+}
+
 export interface Scheduler {
   /** Starts dispatching the pending tasks of a batch for the given models. */
-  activate(batchId: string, models: string[]): void
-  /** Stops dispatching a batch and aborts its tasks in flight; resolves when none is left. */
+  activate(batchId: string, models: string[], options: ActivateOptions): void
+  /** Stops dispatching a batch and abandons its work in flight; resolves once its results being recorded are. */
   deactivate(batchId: string): Promise<void>
   onSettled(listener: SettledListener): void
+  /** Runs one request now (ahead of batch work, within the real-time share) and resolves with its verified result. */
+  runRealtime(request: RealtimeRequest, signal?: AbortSignal): Promise<TaskOutcome>
   /** Task attempts dispatched and not yet answered. */
   inFlight(): number
+  /** Jobs waiting in memory for `model` (or all models). */
+  queued(model?: string): number
   /** Reloads a batch's queues from the store (rows that became pending again). */
   requeue(batchId: string): void
   /** Resolves once results of `peerId` being recorded right now are recorded (and announced). */
@@ -44,275 +76,545 @@ export interface Scheduler {
   stop(): Promise<void>
 }
 
-/** Pending tasks of one (batch, model), refilled from LevelDB a window at a time. */
-interface Queue {
-  batchId: string
-  model: string
-  rows: TaskRow[]
-  /** Highest index loaded from the store; retries are pushed back into `rows` directly. */
-  cursor: number
-  exhausted: boolean
-  loading: boolean
+interface Targeted {
+  request: TaskRequest
+  deadlineMs: number
+  signal: AbortSignal
+  resolve: (reply: TaskReply) => void
+  reject: (err: unknown) => void
 }
 
-interface Flight {
-  row: TaskRow
-  controller: AbortController
-  done: Promise<void>
+interface Held {
+  job: Job
+  producer: NodeSession
+  outcome: TaskOutcome
 }
+
+const DECAY = 0.99
 
 /**
- * Assigns pending tasks to peers that serve their model, keeping each peer within its
- * advertised slots (so work spreads in proportion to capacity and speed: fast peers free
- * slots sooner), then verifies and records each outcome. Rejected and retryably failed tasks
- * go back to their queue; a task fails for good after `maxFailures` failures.
+ * Gives each node as much work as it has earned room for, the moment it has room: per-node
+ * windows grow with answers and shrink on timeouts (AIMD), every node holds a task or two
+ * ahead so its engine never waits on us, batches and owners share the network by weighted
+ * fair queuing, real-time requests go first within their share, and stragglers at the end of
+ * a batch get a backup on an idle node (first verified answer wins). Every answer is checked
+ * (signature, structure, and by other nodes when trust says so) before it counts; a node's
+ * failures are never the line's: only what the line itself causes counts toward failing it.
  */
 export function createScheduler (components: SchedulerComponents, init: SchedulerInit = {}): Scheduler {
-  const { store, network, client, metrics } = components
+  const { store, network, trust, metrics } = components
   const log = components.logger.child({ module: 'scheduler' })
-  const taskTimeoutMs = init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS
-  const maxFailures = init.maxFailures ?? DEFAULT_MAX_TASK_FAILURES
+  const maxAttempts = init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS
   const window = init.queueWindow ?? DEFAULT_QUEUE_WINDOW
-  const auditor = createAuditor(components, { rate: init.auditRate ?? DEFAULT_AUDIT_RATE, taskTimeoutMs, onSlotFree: (peer) => { freeSlot(peer) } })
-  const queues = new Map<string, Queue[]>()
-  const flights = new Map<string, Flight>()
-  const failures = new Map<string, number>()
-  const recordingFrom = new Map<string, Set<Promise<void>>>()
+  const realtimeShare = init.realtimeShare ?? DEFAULT_REALTIME_SHARE
+  const backupAfterMs = init.backupAfterMs ?? DEFAULT_BACKUP_AFTER_MS
+  const deadlines = createDeadlines({ sessionsFor: model => network.sessionsFor(model) }, { maxMs: init.taskTimeoutMs ?? DEFAULT_TASK_TIMEOUT_MS })
+  const fair = new FairQueue()
+  /** Active batches: their queues, one per model. */
+  const batches = new Map<string, LineQueue[]>()
+  const byModel = new Map<string, Set<LineQueue>>()
+  const realtime = new Map<string, Job[]>()
+  const targeted = new Map<string, Targeted[]>()
+  /** Jobs dispatched at least once and not settled (queued again, running, or being checked). */
+  const live = new Map<string, Job>()
+  const held = new Set<Held>()
+  const recordings = new Map<string, Set<Promise<void>>>()
   const listeners: SettledListener[] = []
+  const recent = { realtime: 0, batch: 0 }
+  let flights = 0
   let stopped = false
-  let pumping = false
-  let pumpAgain = false
 
-  const key = (row: TaskRow): string => `${row.batchId}#${row.index}`
+  const checker: Checker = createChecker({
+    sessionsFor: model => network.sessionsFor(model),
+    trust,
+    run: runTargeted,
+    newTaskId,
+    deadline: (session, model, tokens) => deadlines.forTask(session, model, tokens),
+    logger: components.logger,
+    metrics
+  })
 
-  function freeSlots (peer: NodePeer): number {
-    return Math.max(0, peer.record.slotsTotal - peer.inflight)
+  // ---- dispatch ----------------------------------------------------------------------------
+
+  /** Tasks `session` may hold now: its earned window, and less while its identity is unproven. */
+  function windowOf (session: NodeSession): number {
+    const level = trust.level(session.id)
+    if (level === 'quarantined') return 0
+    if (level !== 'new') return session.capacity.limit
+    return Math.min(session.capacity.limit, Math.max(UNTRUSTED_MAX_WINDOW, trust.status(session.id).checks.passed))
   }
 
-  async function refill (queue: Queue): Promise<void> {
-    if (queue.exhausted || queue.loading) return
-    queue.loading = true
-    try {
-      const rows = await store.tasks.pendingRows(queue.batchId, queue.model, window, queue.cursor)
-      const inQueue = new Set(queue.rows.map(key))
-      for (const row of rows) {
-        if (!flights.has(key(row)) && !inQueue.has(key(row))) queue.rows.push(row)
+  function servable (session: NodeSession): string[] {
+    const models: string[] = []
+    for (const model of session.models.keys()) if (network.admits(session, model)) models.push(model)
+    return models
+  }
+
+  function realtimeTurn (batchWaiting: boolean): boolean {
+    if (!batchWaiting) return true
+    return recent.realtime < realtimeShare * (recent.realtime + recent.batch + 1)
+  }
+
+  /** The next job for `session`: real-time within its share, else batch work by fair share. */
+  function nextJob (session: NodeSession): Job | undefined {
+    const models = servable(session)
+    const sources: LineQueue[] = []
+    for (const model of models) for (const queue of byModel.get(model) ?? []) sources.push(queue)
+    const source = fair.pick(sources)
+    for (const model of models) {
+      const waiting = realtime.get(model)
+      if (waiting !== undefined && waiting.length > 0 && realtimeTurn(source !== undefined)) {
+        recent.realtime = recent.realtime * DECAY + 1
+        recent.batch *= DECAY
+        return waiting.shift()
       }
-      if (rows.length > 0) queue.cursor = rows[rows.length - 1].index
-      if (rows.length < window) queue.exhausted = true
-    } finally {
-      queue.loading = false
     }
+    for (const queue of sources) if (queue.size < window / 4 && !queue.drained) void refill(queue)
+    if (source === undefined) return undefined
+    const job = source.take()
+    fair.charge(source, tokenBudget(job))
+    recent.batch = recent.batch * DECAY + 1
+    recent.realtime *= DECAY
+    return job
   }
 
-  /** Hands out as many queued tasks as there are free slots, oldest batch first. */
-  async function pumpOnce (): Promise<void> {
-    for (const batchQueues of queues.values()) {
-      for (const queue of batchQueues) {
-        let peers = network.peersFor(queue.model).filter(p => freeSlots(p) > 0)
-        while (peers.length > 0 && !stopped) {
-          if (queue.rows.length === 0) {
-            await refill(queue)
-            if (queue.rows.length === 0) break
-          }
-          const peer = peers[0]
-          const row = queue.rows.shift() as TaskRow
-          if (!queues.has(row.batchId)) break
-          dispatch(row, peer, queue)
-          peers = peers.filter(p => freeSlots(p) > 0).sort((a, b) => freeSlots(b) - freeSlots(a))
-        }
-      }
-    }
-  }
-
-  function pump (): void {
-    if (stopped) return
-    if (pumping) { pumpAgain = true; return }
-    pumping = true
-    pumpOnce()
-      .catch(err => { log.error({ err }, 'dispatch loop failed') })
-      .finally(() => {
-        pumping = false
-        if (pumpAgain) { pumpAgain = false; pump() }
-      })
-  }
-
-  /** Gives a peer's slot back: to an audit waiting for it, else to the queues. */
-  function freeSlot (peer: NodePeer): void {
-    peer.inflight--
-    if (!auditor.slotFreed(peer)) pump()
-  }
-
-  function dispatch (row: TaskRow, peer: NodePeer, queue: Queue): void {
-    peer.inflight++
-    let released = false
-    const release = (): void => {
-      if (released) return
-      released = true
-      freeSlot(peer)
-    }
-    const controller = new AbortController()
-    const flight: Flight = { row, controller, done: Promise.resolve() }
-    flights.set(key(row), flight)
-    flight.done = run(row, peer, queue, controller.signal, release)
-      .catch(err => { log.error({ err, taskId: key(row) }, 'task bookkeeping failed') })
-      .finally(() => {
-        flights.delete(key(row))
-        release()
-      })
-  }
-
-  async function run (row: TaskRow, peer: NodePeer, queue: Queue, signal: AbortSignal, release: () => void): Promise<void> {
-    await store.tasks.markAssigned(row, peer.id)
-    const taskId = key(row)
-    const endTimer = metrics?.taskSeconds.startTimer()
-    const counted = (outcome: string): void => {
-      endTimer?.()
-      metrics?.taskAttempts.inc({ outcome })
-    }
-    let response: TaskResponse
+  async function refill (queue: LineQueue): Promise<void> {
     try {
-      response = await client.run(peer.peerId, taskRequestOf(row, taskId, taskTimeoutMs), {
-        signal: AbortSignal.any([signal, AbortSignal.timeout(taskTimeoutMs)])
-      })
+      if (await queue.refill()) pumpModel(queue.model)
     } catch (err) {
-      if (signal.aborted) return await store.tasks.markPending(row)
-      counted('unreachable')
-      network.backOff(peer)
-      return await retry(row, queue, failureOf(err, 'node_failure'))
+      log.error({ err, batchId: queue.batchId }, 'queue refill failed')
     }
+  }
 
-    if (response.rejection != null) {
+  /** Fills `session` up to its window: targeted work (checks) first, then queued jobs, then backups. */
+  function fill (session: NodeSession): void {
+    if (stopped || !session.open) return
+    const limit = windowOf(session)
+    while (session.outstanding < limit) {
+      const check = targeted.get(session.id)?.shift()
+      if (check !== undefined) {
+        sendTargeted(session, check)
+        continue
+      }
+      const job = nextJob(session) ?? backupFor(session)
+      if (job === undefined) return
+      dispatch(job, session)
+    }
+  }
+
+  function pumpModel (model: string): void {
+    for (const session of network.sessionsFor(model)) fill(session)
+  }
+
+  function pumpAll (): void {
+    for (const session of network.sessions()) fill(session)
+  }
+
+  function dispatch (job: Job, session: NodeSession): void {
+    job.attempts++
+    live.set(job.key, job)
+    const taskId = newTaskId()
+    const deadlineMs = deadlines.forTask(session, job.model, tokenBudget(job))
+    const request = taskRequestOf(job, taskId, Math.max(1_000, deadlineMs - 1_000))
+    const flight: Flight = { job, session, taskId, controller: new AbortController(), startedAt: Date.now() }
+    job.flights.add(flight)
+    flights++
+    const endTimer = metrics?.taskSeconds.startTimer()
+    session.run(request, { deadlineMs, signal: flight.controller.signal }).then(
+      (reply): { reply?: TaskReply, err?: unknown } => ({ reply }),
+      (err: unknown): { reply?: TaskReply, err?: unknown } => ({ err })
+    ).then(({ reply, err }) => {
+      job.flights.delete(flight)
+      flights--
+      endTimer?.()
+      // The node has room again now, whatever checking its answer takes.
+      fill(session)
+      if (flight.controller.signal.aborted || job.settled) return
+      if (reply === undefined) return nodeFailed(job, session, err)
+      return onReply(flight, request, reply)
+    }).catch(err => { log.error({ err, job: job.key }, 'task bookkeeping failed') })
+  }
+
+  // ---- answers -----------------------------------------------------------------------------
+
+  function counted (outcome: string): void {
+    metrics?.taskAttempts.inc({ outcome })
+  }
+
+  /** The node, not the line, failed (no answer, timeout, session gone): try elsewhere. */
+  function nodeFailed (job: Job, session: NodeSession, err: unknown): void {
+    counted(isDriaError(err, 'TASK_TIMEOUT') ? 'timeout' : 'unreachable')
+    log.debug({ peer: session.id, job: job.key, err }, 'task attempt failed')
+    again(job)
+  }
+
+  async function onReply (flight: Flight, request: TaskRequest, reply: TaskReply): Promise<void> {
+    const { job, session } = flight
+    if (reply.rejection !== undefined) {
       counted('rejected')
-      return await rejected(row, peer, queue, response.rejection.code, response.rejection.message)
+      switch (reply.rejection.code) {
+        case RejectionCode.REJECTION_CODE_INVALID_REQUEST:
+          return lineFailed(job, session, { code: 'invalid_request', message: reply.rejection.message, status: 400 })
+        case RejectionCode.REJECTION_CODE_MODEL_NOT_SERVED:
+          network.dropModel(session, job.model)
+          return again(job)
+        default:
+          return again(job)
+      }
     }
-    const result = response.result
-    if (result == null) {
-      counted('malformed')
-      return await retry(row, queue, { code: 'node_failure', message: 'empty response' })
-    }
+    const result = reply.result
     if (result.error != null) {
       counted('failed')
-      const failure = { code: result.error.code, message: result.error.message }
-      return result.error.retryable ? await retry(row, queue, failure) : await settle(row, () => store.tasks.markFailed(row, { ...failure, status: 400 }))
+      if (result.error.retryable) return again(job)
+      return lineFailed(job, session, { code: result.error.code.toLowerCase(), message: result.error.message, status: 400 })
     }
     let outcome: TaskOutcome
     try {
-      outcome = await verifyAnswer(result, row, taskId, peer)
+      outcome = await verifyResult(result, expectations(job, session, request))
     } catch (err) {
       const code = (err as DriaError).code ?? 'verification_failed'
       counted('refused')
       metrics?.verificationFailures.inc({ code })
-      log.warn({ peer: peer.id, taskId, code }, 'result rejected by verification')
-      network.backOff(peer)
-      return await retry(row, queue, failureOf(err, 'verification_failed'))
+      // It signed what it sent: a malformed or inconsistent answer is a proven lie.
+      trust.provenLie(session.id, `${code} on a result`)
+      return again(job)
     }
-    let kept: TaskOutcome
+    if (job.settled) return
+    deadlines.completed(job.model, Date.now() - flight.startedAt)
+    await accept(job, session, outcome)
+  }
+
+  function expectations (job: Job, session: NodeSession, request: TaskRequest): Parameters<typeof verifyResult>[1] {
+    return {
+      peerId: session.peerId,
+      taskId: request.taskId,
+      attempt: request.attempt,
+      kind: job.kind,
+      modelDigest: session.models.get(job.model)?.digest ?? '',
+      maxTokens: job.maxTokens,
+      responseFormat: job.responseFormat,
+      requestBytes: job.body.byteLength
+    }
+  }
+
+  /** A structurally sound answer: checked by other nodes if trust says so, then kept. */
+  async function accept (job: Job, producer: NodeSession, outcome: TaskOutcome): Promise<void> {
+    if (!trust.shouldCheck(producer.id)) return complete(job, producer, outcome)
+    job.checking = true
+    // One answer is being checked: other attempts of the job are no longer needed.
+    for (const flight of job.flights) flight.controller.abort()
+    await runCheck({ job, producer, outcome })
+  }
+
+  async function runCheck (entry: Held): Promise<void> {
+    const { job, producer, outcome } = entry
+    const signal = job.abort.signal
+    let verdict
     try {
-      // The node is done with this task: its slot must not wait on other nodes' answers.
-      release()
-      kept = await auditor.review(row, taskId, { peer, outcome }, signal)
+      verdict = await checker.check({ kind: job.kind, model: job.model, json: job.json, seed: job.seed, maxTokens: job.maxTokens, producer, outcome }, signal)
     } catch (err) {
-      if (signal.aborted) return await store.tasks.markPending(row)
-      counted('inconclusive')
-      return await retry(row, queue, failureOf(err, 'verification_failed'))
+      if (signal.aborted) return
+      log.warn({ err, job: job.key }, 'check failed')
+      verdict = { verdict: 'inconclusive' as const }
     }
-    if (network.isQuarantined(kept.peer)) {
-      // Caught while this answer was on its way: it is not trusted, and not the task's fault.
+    if (job.settled) return
+    switch (verdict.verdict) {
+      case 'pass': {
+        const recounted = verdict.usage
+        if (recounted !== undefined && (recounted.promptTokens !== outcome.promptTokens || recounted.completionTokens !== outcome.completionTokens)) {
+          counted('usage_lie')
+          trust.provenLie(producer.id, `claimed usage ${outcome.promptTokens}+${outcome.completionTokens}, verifiers counted ${recounted.promptTokens}+${recounted.completionTokens}`)
+          job.checking = false
+          return again(job)
+        }
+        trust.passedCheck(producer.id)
+        job.checking = false
+        return complete(job, producer, { ...outcome, auditedBy: verdict.by })
+      }
+      case 'fail':
+        counted('caught')
+        trust.provenLie(producer.id, `result failed verification (${verdict.reason}) by ${verdict.by.length} verifier(s)`)
+        job.checking = false
+        return again(job)
+      case 'inconclusive':
+        job.checking = false
+        return again(job)
+      case 'unavailable':
+        if (init.acceptUnverified === true) {
+          job.checking = false
+          return complete(job, producer, { ...outcome, unchecked: true })
+        }
+        // Nobody can check it yet: it waits (its batch with it) until a verifier is there.
+        held.add(entry)
+    }
+  }
+
+  function recheckHeld (): void {
+    for (const entry of held) {
+      if (entry.job.settled) {
+        held.delete(entry)
+        continue
+      }
+      if (trust.isQuarantined(entry.producer.id)) {
+        held.delete(entry)
+        entry.job.checking = false
+        again(entry.job)
+        continue
+      }
+      const others = network.sessionsFor(entry.job.model).some(s => s.id !== entry.producer.id && s.models.get(entry.job.model)?.digest === entry.outcome.modelDigest)
+      if (!others) continue
+      held.delete(entry)
+      void runCheck(entry)
+    }
+  }
+
+  /** Failures the line may cause itself; two nodes agreeing (or three reports) fail it. */
+  function lineFailed (job: Job, session: NodeSession, failure: TaskFailure): void {
+    job.lineFailures.push(session.id)
+    if (new Set(job.lineFailures).size >= 2 || job.lineFailures.length >= 3) return settleFailed(job, failure)
+    again(job)
+  }
+
+  /** Queues a job again (front of its queue) unless another attempt or a check has it. */
+  function again (job: Job): void {
+    if (job.settled || job.checking || job.flights.size > 0) return
+    if (job.attempts >= maxAttempts) {
+      return settleFailed(job, { code: 'too_many_attempts', message: `The request was attempted ${job.attempts} times without a verified result.`, status: 500 })
+    }
+    if (job.waiter !== undefined) {
+      const waiting = realtime.get(job.model) ?? []
+      waiting.unshift(job)
+      realtime.set(job.model, waiting)
+    } else {
+      const queue = batches.get(job.row!.batchId)?.find(q => q.model === job.model)
+      if (queue === undefined) {
+        live.delete(job.key) // its batch is no longer active
+        return
+      }
+      queue.putBack(job)
+    }
+    pumpModel(job.model)
+  }
+
+  // ---- results -----------------------------------------------------------------------------
+
+  function finish (job: Job): void {
+    job.settled = true
+    job.checking = false
+    live.delete(job.key)
+    for (const flight of job.flights) flight.controller.abort()
+    job.abort.abort()
+  }
+
+  function complete (job: Job, producer: NodeSession, outcome: TaskOutcome): void {
+    if (trust.isQuarantined(producer.id)) {
+      // Caught while this answer was on its way: it is not trusted, and not the line's fault.
       counted('distrusted')
-      await store.tasks.markPending(row)
-      if (queues.has(row.batchId)) queue.rows.unshift(row)
-      return
+      job.checking = false
+      return again(job)
     }
     counted('completed')
-    // Tracked so that reopening a caught node's results sees every result it had recorded.
-    const recording = settle(row, () => store.tasks.markCompleted(row, kept))
-    const pending = recording.catch(() => {})
-    const forPeer = recordingFrom.get(kept.peer) ?? new Set<Promise<void>>()
-    recordingFrom.set(kept.peer, forPeer.add(pending))
-    try {
-      await recording
-    } finally {
-      forPeer.delete(pending)
-      if (forPeer.size === 0) recordingFrom.delete(kept.peer)
+    finish(job)
+    trust.served(producer.id, outcome.promptTokens + outcome.completionTokens)
+    if (job.waiter !== undefined) {
+      job.waiter.resolve(outcome)
+      return
     }
+    const row = job.row!
+    track(outcome.peer, row.batchId, (async () => {
+      await store.tasks.markCompleted(row, outcome, job.attempts)
+      announce(row)
+    })())
   }
 
-  async function rejected (row: TaskRow, peer: NodePeer, queue: Queue, code: RejectionCode, message: string): Promise<void> {
-    switch (code) {
-      case RejectionCode.REJECTION_CODE_INVALID_REQUEST:
-        return await settle(row, () => store.tasks.markFailed(row, { code: 'invalid_request', message, status: 400 }))
-      case RejectionCode.REJECTION_CODE_MODEL_NOT_SERVED:
-        network.forgetModel(peer, row.model)
-        break
-      default:
-        // At capacity or shutting down: someone else's work filled the slots; not the task's fault.
-        network.backOff(peer)
+  function settleFailed (job: Job, failure: TaskFailure): void {
+    finish(job)
+    if (job.waiter !== undefined) {
+      job.waiter.reject(new DriaError(failure.code, failure.message, { retryable: (failure.status ?? 500) >= 500 }))
+      return
     }
-    await store.tasks.markPending(row)
-    queue.rows.unshift(row)
+    const row = job.row!
+    track('', row.batchId, (async () => {
+      await store.tasks.markFailed(row, failure)
+      announce(row)
+    })())
   }
 
-  async function retry (row: TaskRow, queue: Queue, failure: TaskFailure): Promise<void> {
-    const count = (failures.get(key(row)) ?? 0) + 1
-    if (count >= maxFailures) {
-      failures.delete(key(row))
-      return await settle(row, () => store.tasks.markFailed(row, { ...failure, status: 500 }))
-    }
-    failures.set(key(row), count)
-    await store.tasks.markPending(row)
-    if (queues.has(row.batchId)) queue.rows.unshift(row)
-  }
-
-  async function settle (row: TaskRow, transition: () => Promise<void>): Promise<void> {
-    failures.delete(key(row))
-    await transition()
+  function announce (row: TaskRow): void {
     metrics?.tasksSettled.inc({ state: row.state })
     listeners.forEach(listener => { listener(row) })
   }
 
-  network.onChange(pump)
-  const ticker = setInterval(pump, 1_000)
+  /** Recordings in progress, by producer (redo of a caught node) and by batch (deactivate). */
+  function track (peer: string, batchId: string, recording: Promise<void>): void {
+    const settled = recording.catch(err => { log.error({ err, batchId }, 'result not recorded') })
+    for (const key of [`peer:${peer}`, `batch:${batchId}`]) {
+      const set = recordings.get(key) ?? new Set()
+      recordings.set(key, set.add(settled))
+      void settled.finally(() => {
+        set.delete(settled)
+        if (set.size === 0) recordings.delete(key)
+      })
+    }
+  }
+
+  // ---- backups and targeted work -----------------------------------------------------------
+
+  /** A straggler another node has held too long, to run here too: first verified answer wins. */
+  function backupFor (session: NodeSession): Job | undefined {
+    const models = new Set(servable(session))
+    const now = Date.now()
+    let best: Job | undefined
+    let oldest = 0
+    for (const job of live.values()) {
+      if (job.settled || job.checking || job.flights.size !== 1 || !models.has(job.model) || job.attempts >= maxAttempts) continue
+      const [flight] = job.flights
+      if (flight.session === session) continue
+      const age = now - flight.startedAt
+      if (age > Math.max(backupAfterMs, 2 * deadlines.typicalMs(job.model)) && age > oldest) {
+        best = job
+        oldest = age
+      }
+    }
+    if (best !== undefined) counted('backup')
+    return best
+  }
+
+  function sendTargeted (session: NodeSession, entry: Targeted): void {
+    if (entry.signal.aborted) {
+      entry.reject(entry.signal.reason)
+      return
+    }
+    session.run(entry.request, { deadlineMs: entry.deadlineMs, signal: entry.signal })
+      .then(entry.resolve, entry.reject)
+      .finally(() => { fill(session) })
+  }
+
+  /** Verification work for one chosen node: ahead of its queued jobs, within its window. */
+  async function runTargeted (session: NodeSession, request: TaskRequest, deadlineMs: number, signal: AbortSignal): Promise<TaskReply> {
+    return await new Promise<TaskReply>((resolve, reject) => {
+      const entry: Targeted = { request, deadlineMs, signal, resolve, reject }
+      if (session.outstanding < Math.max(1, windowOf(session))) {
+        sendTargeted(session, entry)
+        return
+      }
+      const queue = targeted.get(session.id) ?? []
+      targeted.set(session.id, queue)
+      queue.push(entry)
+      signal.addEventListener('abort', () => {
+        const index = queue.indexOf(entry)
+        if (index >= 0) queue.splice(index, 1)
+        reject(signal.reason)
+      }, { once: true })
+    })
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------
+
+  network.onChange(() => {
+    for (const [id, queue] of targeted) {
+      if (network.session(id) !== undefined) continue
+      targeted.delete(id)
+      for (const entry of queue) entry.reject(new DriaError('SESSION_CLOSED', 'the verifier left', { retryable: true }))
+    }
+    deadlines.invalidate()
+    pumpAll()
+  })
+  network.onSession(() => { recheckHeld() })
+  trust.onQuarantine(peerId => {
+    network.disconnect(peerId, new DriaError('NODE_QUARANTINED', 'quarantined'))
+    recheckHeld()
+  })
+  const ticker = setInterval(() => {
+    pumpAll()
+    recheckHeld()
+  }, HELD_RECHECK_MS)
   ticker.unref()
 
+  function abandon (filter: (job: Job) => boolean): void {
+    for (const job of [...live.values()]) {
+      if (!filter(job)) continue
+      finish(job)
+      job.waiter?.reject(new DriaError('REQUEST_ABANDONED', 'the request was abandoned'))
+    }
+    for (const entry of held) if (entry.job.settled) held.delete(entry)
+  }
+
   return {
-    activate (batchId, models) {
-      if (queues.has(batchId)) return
-      queues.set(batchId, models.map(model => ({ batchId, model, rows: [], cursor: -1, exhausted: false, loading: false })))
-      models.forEach(model => { network.want(model) })
-      pump()
+    activate (batchId, models, options) {
+      if (batches.has(batchId)) return
+      const queues = models.map(model => new LineQueue(store.tasks, {
+        batchId, model, owner: options.owner, weight: options.weight ?? 1, window, isLive: key => live.has(key)
+      }))
+      batches.set(batchId, queues)
+      for (const queue of queues) {
+        const set = byModel.get(queue.model) ?? new Set()
+        byModel.set(queue.model, set)
+        fair.admit(queue, set)
+        set.add(queue)
+        network.want(queue.model)
+        void refill(queue)
+      }
     },
     async deactivate (batchId) {
-      queues.delete(batchId)
-      const mine = [...flights.values()].filter(f => f.row.batchId === batchId)
-      mine.forEach(f => { f.controller.abort() })
-      await Promise.all(mine.map(f => f.done))
+      const queues = batches.get(batchId) ?? []
+      batches.delete(batchId)
+      for (const queue of queues) byModel.get(queue.model)?.delete(queue)
+      abandon(job => job.row?.batchId === batchId)
+      await Promise.all(recordings.get(`batch:${batchId}`) ?? [])
     },
     onSettled (listener) {
       listeners.push(listener)
     },
-    inFlight: () => flights.size,
-    async settledFrom (peerId) {
-      await Promise.all(recordingFrom.get(peerId) ?? [])
+    async runRealtime (request, signal) {
+      if (!network.isModelServed(request.model)) {
+        throw new DriaError('no_capacity', `No node serves model '${request.model}' right now.`, { retryable: true })
+      }
+      const job = createJob({ key: `rt#${newTaskId()}`, owner: request.owner, kind: request.kind, model: request.model, json: request.json })
+      const result = new Promise<TaskOutcome>((resolve, reject) => { job.waiter = { resolve, reject } })
+      const onAbort = (): void => {
+        if (job.settled) return
+        finish(job)
+        const waiting = realtime.get(job.model)
+        if (waiting !== undefined && waiting.includes(job)) waiting.splice(waiting.indexOf(job), 1)
+        job.waiter?.reject(signal?.reason)
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      const waiting = realtime.get(request.model) ?? []
+      realtime.set(request.model, waiting)
+      waiting.push(job)
+      live.set(job.key, job)
+      pumpModel(request.model)
+      try {
+        return await result
+      } finally {
+        signal?.removeEventListener('abort', onAbort)
+      }
+    },
+    inFlight: () => flights,
+    queued (model) {
+      let count = 0
+      for (const [name, queues] of byModel) {
+        if (model !== undefined && name !== model) continue
+        for (const queue of queues) count += queue.size
+      }
+      for (const [name, jobs] of realtime) if (model === undefined || name === model) count += jobs.length
+      return count
     },
     requeue (batchId) {
-      for (const queue of queues.get(batchId) ?? []) {
-        queue.cursor = -1
-        queue.exhausted = false
+      for (const queue of batches.get(batchId) ?? []) {
+        queue.rewind()
+        void refill(queue)
       }
-      pump()
+    },
+    async settledFrom (peerId) {
+      await Promise.all(recordings.get(`peer:${peerId}`) ?? [])
     },
     async stop () {
       stopped = true
       clearInterval(ticker)
-      const all = [...flights.values()]
-      all.forEach(f => { f.controller.abort() })
-      await Promise.all(all.map(f => f.done))
+      abandon(() => true)
+      await Promise.all([...recordings.values()].flatMap(set => [...set]))
     }
   }
-}
-
-function failureOf (err: unknown, fallback: string): TaskFailure {
-  if (isDriaError(err)) return { code: err.code, message: err.message }
-  return { code: fallback, message: err instanceof Error ? err.message : String(err) }
 }

@@ -5,6 +5,7 @@ import { KeyStore } from '../accounts/key-store.js'
 import { RecordStore } from './record-store.js'
 import { TaskStore } from './task-store.js'
 import { PeerBook } from './peer-book.js'
+import { TrustBook } from './trust-book.js'
 import type { BatchRecord, FileRecord, UploadSlot } from './types.js'
 
 export * from './types.js'
@@ -12,6 +13,8 @@ export { TaskStore } from './task-store.js'
 export { RecordStore } from './record-store.js'
 export { PeerBook } from './peer-book.js'
 export type { KnownPeer } from './peer-book.js'
+export { TrustBook } from './trust-book.js'
+export type { PeerTrustRecord } from './trust-book.js'
 export type { ListOptions } from './record-store.js'
 
 export interface Store {
@@ -22,6 +25,8 @@ export interface Store {
   tasks: TaskStore
   keys: KeyStore
   peers: PeerBook
+  /** What the coordinator learned about each node identity (trust, checks, work served). */
+  trust: TrustBook
   /** Where file bodies live (one file per id). */
   filesDir: string
   close(): Promise<void>
@@ -40,6 +45,7 @@ export async function openStore (dataDir: string): Promise<Store> {
     tasks: new TaskStore(db),
     keys: new KeyStore(db),
     peers: new PeerBook(db),
+    trust: new TrustBook(db),
     filesDir,
     close: async () => { await db.close() }
   }

@@ -5,14 +5,18 @@ import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
 
 /**
  * Task rows and the index of pending ones (per batch and model, for the scheduler's queues).
- * Each transition is one atomic LevelDB batch that writes the row and adds or removes its
- * pending key, so a crash leaves every task in exactly one state. Rows assigned when a crash
- * hit are found by the full scan that recounts a batch on restart, so they need no index.
+ * Each transition writes the row and adds or removes its pending key atomically, so a crash
+ * leaves every task in exactly one state. Work in flight is not written at all: it is still
+ * pending in the store, and a restart simply runs it again. Transitions made in the same turn
+ * of the event loop are committed in one LevelDB batch (group commit): one write per burst
+ * of answers instead of one per task.
  */
 export class TaskStore {
   readonly #db: Db
   readonly #rows: Sublevel<TaskRow>
   readonly #pending: Sublevel<string>
+  #queued: BatchOp[] = []
+  #commit: Promise<void> | undefined
 
   constructor (db: Db) {
     this.#db = db
@@ -48,21 +52,16 @@ export class TaskStore {
     for await (const row of this.#rows.values(prefixRange(batchId))) yield row
   }
 
-  async markAssigned (row: TaskRow, peer: string): Promise<void> {
-    this.#expect(row, 'pending')
-    const next: TaskRow = { ...row, state: 'assigned', attempts: row.attempts + 1, peer }
-    await this.#move(row, next)
-  }
-
-  /** Puts an assigned task back in its queue (rejected, failed retryably, or orphaned by a restart). */
+  /** Puts a task a coordinator of an earlier version had assigned back in its queue (restart). */
   async markPending (row: TaskRow): Promise<void> {
     this.#expect(row, 'assigned')
     await this.#move(row, { ...row, state: 'pending', peer: undefined })
   }
 
-  async markCompleted (row: TaskRow, outcome: TaskOutcome): Promise<void> {
-    this.#expect(row, 'assigned')
-    await this.#move(row, { ...row, state: 'completed', outcome })
+  /** Records a verified result of a pending task, after `attempts` attempts. */
+  async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
+    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending')
+    await this.#move(row, { ...row, state: 'completed', outcome, peer: outcome.peer, attempts })
   }
 
   /** Reopens a completed task whose result can no longer be trusted (its node was caught lying). */
@@ -82,15 +81,23 @@ export class TaskStore {
     await Promise.all([this.#rows.clear(range), this.#pending.clear(range)])
   }
 
+  /**
+   * Applies a transition to `from` at once (so a second transition in the same tick sees the
+   * new state) and resolves when it is durable.
+   */
   async #move (from: TaskRow, to: TaskRow): Promise<void> {
-    const ops: BatchOp[] = [
-      { type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to }
-    ]
     const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
-    if (from.state === 'pending' && to.state !== 'pending') ops.push({ type: 'del', ...pending })
-    if (from.state !== 'pending' && to.state === 'pending') ops.push({ type: 'put', ...pending, value: '' })
-    await this.#db.batch(ops)
+    this.#queued.push({ type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to })
+    if (from.state === 'pending' && to.state !== 'pending') this.#queued.push({ type: 'del', ...pending })
+    if (from.state !== 'pending' && to.state === 'pending') this.#queued.push({ type: 'put', ...pending, value: '' })
     Object.assign(from, to)
+    this.#commit ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
+      const ops = this.#queued
+      this.#queued = []
+      this.#commit = undefined
+      await this.#db.batch(ops)
+    })
+    await this.#commit
   }
 
   #expect (row: TaskRow, state: TaskState): void {

@@ -91,8 +91,12 @@ export interface TaskOutcome {
   /** Base64 node signature over the result: the receipt. */
   signature: string
   finishedAt: number
-  /** Nodes that executed the task again and agreed (sampled re-execution). */
+  /** How the node chose tokens (`dria-1`: reproducible from the seed). */
+  sampler?: string
+  /** Nodes whose verification of this result passed it (scoring or re-execution). */
   auditedBy?: string[]
+  /** Accepted without a check no node could do (`--accept-unverified`). */
+  unchecked?: boolean
 }
 
 export interface TaskFailure {

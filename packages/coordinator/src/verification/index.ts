@@ -1,1 +1,2 @@
 export * from './verify-result.js'
+export * from './checker.js'

@@ -69,9 +69,10 @@ describe('verifyResult', () => {
     expect(JSON.parse((await verifyResult(embedding, { ...expected, kind: 'embedding' })).output)).toEqual({ embeddings: [[0.5, -1, 2e-8], [0, 0, 1]] })
 
     expect((await verifyResult(await signed(), expected)).completionTokens).toBe(16)
-    const long = await signed({ usage: { promptTokens: 9, completionTokens: 5000 } })
+    // Without max_tokens the engines' default bounds the answer.
     const { maxTokens: _maxTokens, ...unbounded } = expected
-    expect((await verifyResult(long, unbounded)).completionTokens).toBe(5000)
+    expect((await verifyResult(await signed({ usage: { promptTokens: 9, completionTokens: 256 } }), unbounded)).completionTokens).toBe(256)
+    await expect(verifyResult(await signed({ usage: { promptTokens: 9, completionTokens: 257 } }), unbounded)).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
     // A result without usage counts as zero tokens.
     expect(await verifyResult(await signed({ usage: undefined }), expected)).toMatchObject({ promptTokens: 0, completionTokens: 0 })
   })
@@ -123,6 +124,20 @@ describe('verifyResult', () => {
 
   it('rejects usage above max_tokens with RESULT_USAGE_EXCEEDED', async () => {
     await expect(verifyResult(await signed({ usage: { promptTokens: 9, completionTokens: 17 } }), expected)).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
+  })
+
+  it('rejects prompt usage no request of that size could have (inflated usage)', async () => {
+    await expect(verifyResult(await signed({ usage: { promptTokens: 290, completionTokens: 16 } }), { ...expected, requestBytes: 40 })).resolves.toBeDefined()
+    await expect(verifyResult(await signed({ usage: { promptTokens: 50_000, completionTokens: 16 } }), { ...expected, requestBytes: 40 })).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
+  })
+
+  it('rejects completion usage that disagrees with the tokens returned, and completion tokens for embeddings', async () => {
+    const output = encode({ text: 'Once', finish_reason: 'stop', tokens: [1, 2, 3], sampler: 'dria-1' })
+    expect(await verifyResult(await signed({ output, usage: { promptTokens: 9, completionTokens: 3 } }), expected)).toMatchObject({ sampler: 'dria-1' })
+    await expect(verifyResult(await signed({ output, usage: { promptTokens: 9, completionTokens: 12 } }), expected)).rejects.toMatchObject({ code: 'RESULT_USAGE_MISMATCH' })
+    await expect(verifyResult(await signed({ output: encode({ text: 'x', finish_reason: 'stop', tokens: [1.5] }) }), expected)).rejects.toMatchObject({ code: 'RESULT_MALFORMED' })
+    const embedding = encode({ embeddings: [[1, 2]] })
+    await expect(verifyResult(await signed({ output: embedding, usage: { promptTokens: 3, completionTokens: 7 } }), { ...expected, kind: 'embedding' })).rejects.toMatchObject({ code: 'RESULT_USAGE_MISMATCH' })
   })
 
   describe('structured output', () => {

@@ -1,4 +1,4 @@
-import { DriaError, verifyTaskResult } from '@dria/protocol'
+import { DEFAULT_MAX_TOKENS, DriaError, ResultVerifier } from '@dria/protocol'
 import type { ResponseFormat, TaskKindName, TaskResult } from '@dria/protocol'
 import type { PeerId } from '@libp2p/interface'
 import type { TaskOutcome } from '../store/index.js'
@@ -15,7 +15,17 @@ export interface ResultExpectations {
   maxTokens?: number
   /** Structured output the request asked for. */
   responseFormat?: ResponseFormat
+  /**
+   * Bytes of the request body. Every prompt token stands for at least one byte of the prompt
+   * (plus a chat template's few), so a claim far above it is a lie even unchecked.
+   */
+  requestBytes?: number
 }
+
+/** Tokens a chat template may add to the prompt beyond its text. */
+const TEMPLATE_TOKEN_SLACK = 256
+
+const defaultVerifier = new ResultVerifier()
 
 const FINISH_REASONS = new Set(['stop', 'length'])
 
@@ -45,30 +55,53 @@ function checkOutput (kind: TaskKindName, bytes: Uint8Array): { text: string, ou
   } else {
     if (typeof o.text !== 'string') throw malformed('output.text must be a string')
     if (typeof o.finish_reason !== 'string' || !FINISH_REASONS.has(o.finish_reason)) throw malformed('output.finish_reason is invalid')
+    if (o.tokens !== undefined && !(Array.isArray(o.tokens) && o.tokens.every(t => Number.isInteger(t) && t >= 0))) throw malformed('output.tokens must be token ids')
+    if (o.sampler !== undefined && typeof o.sampler !== 'string') throw malformed('output.sampler must be a string')
   }
   return { text, output: o }
 }
 
 /**
- * Checks a successful result before it is accepted: the node's signature (the receipt),
- * that it answers this attempt of this task, the advertised model digest, the output
- * structure, structured output against its schema, and usage within the requested bound. Throws a coded DriaError on any mismatch.
+ * Checks that `result` is the signed answer of `expected.peerId` to this attempt of this task,
+ * computed with the advertised weights: what makes any result (or score report) a receipt.
  */
-export async function verifyResult (result: TaskResult, expected: ResultExpectations): Promise<TaskOutcome> {
-  await verifyTaskResult(expected.peerId, result)
+export async function verifyReceipt (result: TaskResult, expected: Pick<ResultExpectations, 'peerId' | 'taskId' | 'attempt' | 'modelDigest'>, verifier = defaultVerifier): Promise<void> {
+  await verifier.verify(expected.peerId, result)
   if (result.taskId !== expected.taskId || result.attempt !== expected.attempt) {
     throw new DriaError('RESULT_WRONG_TASK', `result is for ${result.taskId}#${result.attempt}`)
   }
   if (result.modelDigest !== expected.modelDigest) {
     throw new DriaError('RESULT_WRONG_MODEL', `result digest ${result.modelDigest} differs from advertised ${expected.modelDigest}`)
   }
+}
+
+/**
+ * Checks a successful result before it is accepted: the node's signature (the receipt),
+ * that it answers this attempt of this task, the advertised model digest, the output
+ * structure, structured output against its schema, and usage within what the request allows
+ * and consistent with the tokens the node returned. Throws a coded DriaError on any mismatch:
+ * each is proof that the node misbehaved (it signed what it sent).
+ */
+export async function verifyResult (result: TaskResult, expected: ResultExpectations, verifier = defaultVerifier): Promise<TaskOutcome> {
+  await verifyReceipt(result, expected, verifier)
   const { text, output } = checkOutput(expected.kind, result.output)
   if (expected.responseFormat !== undefined && output.finish_reason === 'stop') {
     checkStructuredOutput(output.text as string, expected.responseFormat)
   }
   const usage = result.usage ?? { promptTokens: 0, completionTokens: 0 }
-  if (expected.maxTokens !== undefined && usage.completionTokens > expected.maxTokens) {
-    throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.completionTokens} completion tokens exceed max_tokens ${expected.maxTokens}`)
+  if (expected.kind !== 'embedding') {
+    const bound = expected.maxTokens ?? DEFAULT_MAX_TOKENS
+    if (usage.completionTokens > bound) {
+      throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.completionTokens} completion tokens exceed max_tokens ${bound}`)
+    }
+    if (Array.isArray(output.tokens) && output.tokens.length !== usage.completionTokens) {
+      throw new DriaError('RESULT_USAGE_MISMATCH', `${usage.completionTokens} completion tokens claimed for ${output.tokens.length} tokens returned`)
+    }
+  } else if (usage.completionTokens !== 0) {
+    throw new DriaError('RESULT_USAGE_MISMATCH', 'embeddings generate no completion tokens')
+  }
+  if (expected.requestBytes !== undefined && usage.promptTokens > expected.requestBytes + TEMPLATE_TOKEN_SLACK) {
+    throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.promptTokens} prompt tokens claimed for a request of ${expected.requestBytes} bytes`)
   }
   return {
     output: text,
@@ -77,6 +110,7 @@ export async function verifyResult (result: TaskResult, expected: ResultExpectat
     peer: expected.peerId.toString(),
     modelDigest: result.modelDigest,
     signature: Buffer.from(result.signature).toString('base64'),
-    finishedAt: Date.now()
+    finishedAt: Date.now(),
+    ...(typeof output.sampler === 'string' ? { sampler: output.sampler } : {})
   }
 }

@@ -1,7 +1,7 @@
 export { modelCid } from './model-cid.js'
 export {
   CAPACITY_RECORD_NAMESPACE, capacityRecordKey, signCapacityRecord, openCapacityRecord,
-  capacityRecordValidator, capacityRecordSelector
+  capacityRecordValidator, capacityRecordSelector, MAX_RECORD_CLOCK_SKEW_MS
 } from './capacity-record.js'
 export type { RecordValidator, RecordSelector } from './capacity-record.js'
-export { signTaskResult, verifyTaskResult } from './task-result.js'
+export { ResultVerifier, signTaskResult, verifyTaskResult } from './task-result.js'

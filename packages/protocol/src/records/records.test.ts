@@ -166,3 +166,18 @@ describe('task result signatures', () => {
     await expectCode(verifyTaskResult(peerId, { ...signed, taskId: 'a', modelDigest: 'bc' }), 'RESULT_BAD_SIGNATURE')
   })
 })
+
+describe('ResultVerifier', () => {
+  it('verifies like verifyTaskResult, caching the imported key', async () => {
+    const { ResultVerifier } = await import('./index.js')
+    const { key, peerId } = await identity()
+    const other = await identity()
+    const verifier = new ResultVerifier()
+    const result: TaskResult = { taskId: 't', attempt: 1, model: 'm', modelDigest: 'sha256:ab', output: new TextEncoder().encode('{}'), signature: new Uint8Array() }
+    const signed = await signTaskResult(key, result)
+    for (let i = 0; i < 3; i++) await expect(verifier.verify(peerId, signed)).resolves.toBeUndefined()
+    await expectCode(verifier.verify(other.peerId, signed), 'RESULT_BAD_SIGNATURE')
+    await expectCode(verifier.verify(peerId, { ...signed, attempt: 2 }), 'RESULT_BAD_SIGNATURE')
+    await expectCode(verifier.verify(peerId, { ...signed, signature: signed.signature.subarray(1) }), 'RESULT_BAD_SIGNATURE')
+  })
+})

@@ -1,1 +1,1 @@
-export * from './dishonest-node.js'
+

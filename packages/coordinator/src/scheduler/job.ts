@@ -1,0 +1,106 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { DEFAULT_MAX_TOKENS, TaskKind, parseOpenAIBody } from '@dria/protocol'
+import type { ResponseFormat, TaskKindName, TaskRequest } from '@dria/protocol'
+import type { NodeSession } from '../network/index.js'
+import type { TaskOutcome, TaskRow } from '../store/index.js'
+
+export const TASK_KINDS: Record<TaskKindName, TaskKind> = {
+  chat: TaskKind.TASK_KIND_CHAT,
+  completion: TaskKind.TASK_KIND_COMPLETION,
+  embedding: TaskKind.TASK_KIND_EMBEDDING
+}
+
+const encoder = new TextEncoder()
+
+/** One attempt of a job on one node. */
+export interface Flight {
+  job: Job
+  session: NodeSession
+  taskId: string
+  controller: AbortController
+  startedAt: number
+}
+
+/** One request to run somewhere: a batch line or a real-time request. */
+export interface Job {
+  /** `batchId#index` for batch lines, `rt#<n>` for real-time requests. */
+  key: string
+  owner: string
+  kind: TaskKindName
+  model: string
+  /** The request body as stored (JSON) and as sent. */
+  json: string
+  body: Uint8Array
+  /** The seed every attempt samples from: the user's, or one derived from the job's key. */
+  seed: number
+  /** What the request bounds its answer by, for checks and deadlines. */
+  maxTokens?: number
+  responseFormat?: ResponseFormat
+  /** Attempts dispatched (backups included). */
+  attempts: number
+  /** Failures the line itself may be to blame for (non-retryable engine errors, refusals as invalid), by peer. */
+  lineFailures: string[]
+  flights: Set<Flight>
+  /** Aborts the job's check (and anything else done on its behalf) when it settles or is abandoned. */
+  abort: AbortController
+  /** A result is being checked: no new attempts meanwhile. */
+  checking: boolean
+  settled: boolean
+  /** Batch lines: the stored row. */
+  row?: TaskRow
+  /** Real-time requests: who waits for the answer. */
+  waiter?: { resolve: (outcome: TaskOutcome) => void, reject: (err: unknown) => void }
+}
+
+/**
+ * The seed of a line that set none: derived from its key, so every attempt and every check of
+ * the line samples the same tokens (and a restart does not change them).
+ */
+export function derivedSeed (key: string): number {
+  return createHash('sha256').update(`dria-seed:${key}`).digest().readUIntBE(0, 6)
+}
+
+/** Task ids say nothing about the line: an audit cannot be told from ordinary work. */
+export function newTaskId (): string {
+  return randomBytes(12).toString('base64url')
+}
+
+export function createJob (init: { key: string, owner: string, kind: TaskKindName, model: string, json: string, row?: TaskRow }): Job {
+  const parsed = parseOpenAIBody(init.kind, JSON.parse(init.json))
+  const request = parsed.kind === 'embedding' ? undefined : parsed.request
+  return {
+    key: init.key,
+    owner: init.owner,
+    kind: init.kind,
+    model: init.model,
+    json: init.json,
+    body: encoder.encode(init.json),
+    seed: request?.seed ?? derivedSeed(init.key),
+    maxTokens: request?.maxTokens,
+    responseFormat: request?.responseFormat,
+    attempts: 0,
+    lineFailures: [],
+    flights: new Set(),
+    abort: new AbortController(),
+    checking: false,
+    settled: false,
+    row: init.row
+  }
+}
+
+/** Tokens a job may generate: its own bound, or the engines' default. */
+export function tokenBudget (job: Job): number {
+  return job.kind === 'embedding' ? 1 : (job.maxTokens ?? DEFAULT_MAX_TOKENS)
+}
+
+export function taskRequestOf (job: Job, taskId: string, nodeTimeoutMs: number): TaskRequest {
+  return {
+    taskId,
+    attempt: job.attempts,
+    kind: TASK_KINDS[job.kind],
+    model: job.model,
+    body: job.body,
+    timeoutMs: nodeTimeoutMs,
+    seed: job.kind === 'embedding' ? undefined : job.seed
+  }
+}
