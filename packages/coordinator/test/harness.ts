@@ -24,8 +24,12 @@ export interface TestNetwork {
   stop(): Promise<void>
 }
 
-/** A coordinator and `nodes` llama.cpp nodes serving MODEL, each with `slots` slots. */
-export async function startNetwork (options: { apiKeys?: string[], coordinatorArgs?: string[], env?: Record<string, string>, nodes?: number, slots?: number }): Promise<TestNetwork> {
+/**
+ * A coordinator and `nodes` llama.cpp nodes serving MODEL, each with `slots` slots. With a
+ * single node nobody could check its results, so the coordinator accepts unverified ones
+ * unless `acceptUnverified` says otherwise.
+ */
+export async function startNetwork (options: { apiKeys?: string[], coordinatorArgs?: string[], env?: Record<string, string>, nodes?: number, slots?: number, acceptUnverified?: boolean }): Promise<TestNetwork> {
   const dir = await tempDir('dria-e2e-')
   const started: Array<CoordinatorProcess | NodeProcess> = []
   const stop = async (): Promise<void> => {
@@ -33,7 +37,9 @@ export async function startNetwork (options: { apiKeys?: string[], coordinatorAr
     await dir.remove()
   }
   try {
-    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys ?? [], args: options.coordinatorArgs, env: options.env })
+    const acceptUnverified = options.acceptUnverified ?? (options.nodes ?? 1) < 2
+    const args = [...(acceptUnverified ? ['--accept-unverified'] : []), ...(options.coordinatorArgs ?? [])]
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys ?? [], args, env: options.env })
     started.push(coordinator)
     const nodes = await Promise.all(Array.from({ length: options.nodes ?? 1 }, async (_, i) => await startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),

@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
+import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import { createLogger } from '@dria/protocol'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
@@ -12,6 +12,7 @@ import { createNetworkView } from '../network/index.js'
 import { createMetrics } from '../metrics/index.js'
 import { createScheduler } from '../scheduler/index.js'
 import { openStore } from '../store/index.js'
+import { createTrust } from '../trust/index.js'
 import type { Store } from '../store/index.js'
 import { createWebhookSender } from '../webhooks/index.js'
 import { buildApp } from './app.js'
@@ -35,15 +36,15 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const host = await createDriaHost({ listenPort: 0 })
   const discovery = createDiscovery({ host, logger })
   const network = createNetworkView({ host, discovery, peers: store.peers, logger })
-  const client = createTaskClient({ host, logger })
-  const metrics = createMetrics({ nodes: () => network.peers().length, tasksInFlight: () => scheduler.inFlight() })
-  const scheduler = createScheduler({ store, network, client, logger, metrics })
+  const trust = createTrust({ book: store.trust, logger })
+  const metrics = createMetrics({ nodes: () => network.sessions().length, tasksInFlight: () => scheduler.inFlight() })
+  const scheduler = createScheduler({ store, network, trust, logger, metrics })
   const maxFileBytes = init.maxFileBytes ?? 1024 * 1024
   const files = createFileService({ store, logger }, { maxFileBytes })
   const webhooks = createWebhookSender({ logger })
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics })
+  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics })
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
-  const app = await buildApp({ host, network, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, trust, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
   await network.start()
   await batches.start()
   return {

@@ -72,7 +72,6 @@ async function insertRows (store: Store, batchId: string, specs: Spec[]): Promis
       await store.tasks.markFailed(row, spec.failure)
       continue
     }
-    await store.tasks.markAssigned(row, 'peer-a')
     if (spec.state === 'completed') await store.tasks.markCompleted(row, spec.outcome)
     if (spec.state === 'failed') await store.tasks.markFailed(row, spec.failure ?? { code: 'x', message: 'x' })
   }

@@ -2,7 +2,7 @@ import { PROTOCOL_VERSION, SESSION_PROTOCOL, SESSION_VERSIONS, isDriaError, mode
 import { openSession } from '@dria/p2p'
 import type { Hello, Logger } from '@dria/protocol'
 import type { Discovery, DriaHost } from '@dria/p2p'
-import type { IdentifyResult, PeerId } from '@libp2p/interface'
+import type { IdentifyResult, PeerId, PeerUpdate } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
@@ -196,6 +196,11 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
   const onIdentify = (event: CustomEvent<IdentifyResult>): void => {
     if (event.detail.protocols.includes(SESSION_PROTOCOL)) ensureSession(event.detail.peerId)
   }
+  // A node that registered its handler after connecting says so with an identify push.
+  const onPeerUpdate = (event: CustomEvent<PeerUpdate>): void => {
+    const { peer, previous } = event.detail
+    if (peer.protocols.includes(SESSION_PROTOCOL) && previous?.protocols.includes(SESSION_PROTOCOL) !== true) ensureSession(peer.id)
+  }
 
   function sessionsFor (model: string): NodeSession[] {
     const found: NodeSession[] = []
@@ -208,6 +213,7 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
   return {
     async start () {
       host.addEventListener('peer:identify', onIdentify)
+      host.addEventListener('peer:update', onPeerUpdate)
       timer = setInterval(() => { void refresh() }, refreshMs)
       timer.unref()
       await redialKnownPeers()
@@ -217,6 +223,7 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
       stopped = true
       clearInterval(timer)
       host.removeEventListener('peer:identify', onIdentify)
+      host.removeEventListener('peer:update', onPeerUpdate)
       for (const session of open.values()) session.close()
       open.clear()
     },

@@ -232,7 +232,12 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       if (flight.controller.signal.aborted || job.settled) return
       if (reply === undefined) return nodeFailed(job, session, err)
       return onReply(flight, request, reply)
-    }).catch(err => { log.error({ err, job: job.key }, 'task bookkeeping failed') })
+    }).catch(err => {
+      // A bug here must not strand the line: it runs again.
+      log.error({ err, job: job.key }, 'task bookkeeping failed')
+      job.checking = false
+      again(job)
+    })
   }
 
   // ---- answers -----------------------------------------------------------------------------

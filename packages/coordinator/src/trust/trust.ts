@@ -54,7 +54,8 @@ export interface Trust {
   statuses(): PeerTrust[]
 }
 
-const crypto53 = (): number => randomInt(2 ** 48) / 2 ** 48
+/** Uniform [0, 1) from the OS's CSPRNG: nobody can predict which results get checked. */
+const cryptoRandom = (): number => randomInt(0, 2 ** 47) / 2 ** 47
 
 /**
  * Trust is earned by an identity, not a connection: records are keyed by peer id and kept in
@@ -69,7 +70,7 @@ export function createTrust (components: TrustComponents, init: TrustInit = {}):
   const trustAfter = init.trustAfter ?? DEFAULT_TRUST_AFTER
   const checkRate = init.checkRate ?? DEFAULT_AUDIT_RATE
   const quarantineStrikes = init.quarantineStrikes ?? DEFAULT_QUARANTINE_STRIKES
-  const random = init.random ?? crypto53
+  const random = init.random ?? cryptoRandom
   const records = new Map<string, PeerTrustRecord>()
   const dirty = new Set<string>()
   const listeners: Array<(peerId: string) => void> = []

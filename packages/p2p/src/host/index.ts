@@ -3,7 +3,7 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { CAPACITY_RECORD_NAMESPACE, DHT_PROTOCOL, capacityRecordSelector, capacityRecordValidator } from '@dria/protocol'
 import { bootstrap as bootstrapDiscovery } from '@libp2p/bootstrap'
-import { identify } from '@libp2p/identify'
+import { identify, identifyPush } from '@libp2p/identify'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { ping } from '@libp2p/ping'
 import { tcp } from '@libp2p/tcp'
@@ -15,7 +15,7 @@ import {
   BOOTSTRAP_DIAL_DELAY_MS, BOOTSTRAP_RECONNECT_FACTOR, BOOTSTRAP_RECONNECT_INTERVAL_MS, BOOTSTRAP_RECONNECT_RETRIES, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
   MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, YAMUX_MAX_EARLY_STREAMS
 } from '../constants.js'
-import type { Identify } from '@libp2p/identify'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Ping } from '@libp2p/ping'
@@ -33,7 +33,7 @@ export interface DriaHostInit {
   announce?: string[]
 }
 
-export type DriaHost = Libp2p<{ dht: KadDHT, identify: Identify, ping: Ping }>
+export type DriaHost = Libp2p<{ dht: KadDHT, identify: Identify, identifyPush: IdentifyPush, ping: Ping }>
 
 function listenAddress (host: string, port: number): string {
   return `/${isIPv6(host) ? 'ip6' : 'ip4'}/${host}/tcp/${port}`
@@ -68,6 +68,9 @@ export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost
       : [],
     services: {
       identify: identify(),
+      // Protocols registered after a connection opened (a node's task handler comes up after
+      // it dialled its bootstrap peers) reach the peer at once, not at the next identify.
+      identifyPush: identifyPush(),
       ping: ping(),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
