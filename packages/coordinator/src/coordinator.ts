@@ -6,7 +6,8 @@ import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
 import { DEFAULT_PLANS } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
-import { buildApp, createAuthenticator } from './api/index.js'
+import { buildApp, createAuthenticator, createNetworkStatus } from './api/index.js'
+import type { NetworkStatusInit } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT } from './constants.js'
@@ -14,7 +15,9 @@ import { createFileService, createUploadSlots } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
-import { createMetrics } from './metrics/index.js'
+import { createEventBus, createEventStream } from './events/index.js'
+import type { EventStreamInit } from './events/index.js'
+import { createMetrics, instrumentTaskClient, observeSettled } from './metrics/index.js'
 import { createScheduler } from './scheduler/index.js'
 import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
@@ -39,6 +42,10 @@ export interface CoordinatorInit {
   scheduler?: SchedulerInit
   network?: NetworkViewInit
   webhooks?: WebhookSenderInit
+  /** The public network view (`/api/v0/network/*`). */
+  status?: NetworkStatusInit
+  /** The event stream (`/api/v0/events`). */
+  events?: EventStreamInit
 }
 
 export interface Coordinator {
@@ -58,19 +65,31 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const host = await createDriaHost({ privateKey, listenHost: init.p2pHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap })
   const discovery = createDiscovery({ host, logger })
   const network = createNetworkView({ host, discovery, peers: store.peers, logger }, init.network)
-  const client = createTaskClient({ host, logger })
-  const metrics = createMetrics({ nodes: () => network.peers().length, tasksInFlight: () => scheduler.inFlight() })
+  const bus = createEventBus({ onListenerError: err => { logger.error({ err }, 'event listener failed') } })
+  const metrics = createMetrics({
+    nodes: () => network.peers().length,
+    tasksInFlight: () => scheduler.inFlight(),
+    nodesByState: () => status.nodesByTrust(),
+    queuedLines: () => status.queue().by_model,
+    eventClients: () => stream.clients()
+  })
+  const client = instrumentTaskClient(createTaskClient({ host, logger }), metrics)
   const scheduler = createScheduler({ store, network, client, logger, metrics }, init.scheduler)
+  scheduler.onSettled(row => { observeSettled(metrics, row) })
+  const status = createNetworkStatus({ host, network, scheduler, bus, metrics }, init.status)
+  const stream = createEventStream({ bus, networkSnapshot: async () => ({ stats: await status.stats(), nodes: status.nodes() }), logger, metrics }, init.events)
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger }, init.webhooks)
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics }, init.batches)
+  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics, events: bus }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, status, stream, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
 
+  status.start()
+  stream.start()
   await network.start()
   await uploads.start()
   await batches.start()
@@ -88,6 +107,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      status.stop()
       uploads.stop()
       network.stop()
       await host.stop()

@@ -14,7 +14,9 @@ import { createScheduler } from '../scheduler/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/index.js'
 import { createWebhookSender } from '../webhooks/index.js'
+import { createEventBus, createEventStream } from '../events/index.js'
 import { buildApp } from './app.js'
+import { createNetworkStatus } from './network-status.js'
 import { createStaticKeyAuthenticator } from './auth.js'
 
 const MODEL = 'stories260K'
@@ -41,9 +43,13 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const maxFileBytes = init.maxFileBytes ?? 1024 * 1024
   const files = createFileService({ store, logger }, { maxFileBytes })
   const webhooks = createWebhookSender({ logger })
-  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics })
+  const bus = createEventBus()
+  const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics, events: bus })
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
-  const app = await buildApp({ host, network, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  const status = createNetworkStatus({ host, network, scheduler, bus, metrics })
+  const stream = createEventStream({ bus, networkSnapshot: async () => ({ stats: await status.stats(), nodes: status.nodes() }), logger, metrics })
+  const app = await buildApp({ host, network, status, stream, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  stream.start()
   await network.start()
   await batches.start()
   return {
@@ -148,6 +154,41 @@ describe('coordinator HTTP API', () => {
       expect(res.body).toMatch(/^dria_network_nodes 0$/m)
       expect(res.body).toMatch(/^dria_scheduler_tasks_in_flight 0$/m)
       expect(res.body).toContain('# TYPE dria_scheduler_task_duration_seconds histogram')
+    })
+
+    it('serves the network view without a key', async () => {
+      const nodes = await env.app.inject({ method: 'GET', url: '/api/v0/network/nodes' })
+      expect(nodes.statusCode).toBe(200)
+      expect(nodes.json()).toEqual({ object: 'list', data: [] })
+      const stats = await env.app.inject({ method: 'GET', url: '/api/v0/network/stats' })
+      expect(stats.statusCode).toBe(200)
+      expect(stats.json()).toMatchObject({
+        object: 'network.stats',
+        nodes: { live: 0, by_trust: { new: 0, trusted: 0, allowlisted: 0, quarantined: 0 } },
+        slots: { advertised: 0, in_flight: 0 },
+        models: [],
+        queue: { depth: 0, by_model: {}, unattributed: 0 },
+        verification: { accepted: 0, refused: 0, audits: { agreed: 0, caught: 0, inconclusive: 0, skipped: 0 } },
+        history: { interval_seconds: 5, points: [] }
+      })
+    })
+
+    it('refuses an event stream for a wrong key', async () => {
+      for (const headers of [auth('nope'), { 'x-api-key': 'nope' }, { authorization: 'Bearer ' }]) {
+        expectError(await env.app.inject({ method: 'GET', url: '/api/v0/events', headers }), 401, 'invalid_api_key', null)
+      }
+    })
+
+    it('counts HTTP requests by route template, not by path', async () => {
+      await env.app.inject({ method: 'GET', url: '/v1/files/file-abc', headers: auth('k1') })
+      await env.app.inject({ method: 'GET', url: '/no/such/path' })
+      const res = await env.app.inject({ method: 'GET', url: '/metrics' })
+      expect(res.body).toMatch(/^dria_http_requests_total\{method="GET",route="\/v1\/files\/:id",status_code="404"\} 1$/m)
+      expect(res.body).toMatch(/^dria_http_requests_total\{method="GET",route="unmatched",status_code="404"\} 1$/m)
+      expect(res.body).not.toContain('file-abc')
+      expect(res.body).toContain('# TYPE dria_http_request_duration_seconds histogram')
+      expect(res.body).toContain('# TYPE dria_task_duration_seconds histogram')
+      expect(res.body).toContain('# TYPE dria_batch_output_tokens_total counter')
     })
 
     it('answers unknown routes with a 404 envelope', async () => {

@@ -5,10 +5,13 @@ import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
 import type { FileService, UploadSlots } from '../files/index.js'
+import type { EventStream } from '../events/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
+import { instrumentHttp } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
+import type { NetworkStatus } from './network-status.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { registerDriaRoutes } from './dria-routes.js'
 import { errorBody, handleError } from './error-handler.js'
@@ -20,6 +23,8 @@ import { registerNetworkRoutes } from './network-routes.js'
 export interface AppComponents {
   host: DriaHost
   network: NetworkView
+  status: NetworkStatus
+  stream: EventStream
   files: FileService
   uploads: UploadSlots
   batches: BatchService
@@ -41,9 +46,12 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024
   })
+  if (components.metrics !== null) instrumentHttp(app, components.metrics)
   app.setValidatorCompiler(compileValidator)
   await app.register(multipart, { limits: { fileSize: init.maxFileBytes, files: 1, fields: 10 } })
   app.setErrorHandler(handleError)
+  // Open event streams would keep close() waiting for ever.
+  app.addHook('preClose', async () => { components.stream.stop() })
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody(404, 'not_found', `Unknown route ${request.method} ${request.url}.`))
   })

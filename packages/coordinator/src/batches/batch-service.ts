@@ -9,6 +9,7 @@ import type { IngestSummary } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
+import type { EventBus } from '../events/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
@@ -56,8 +57,9 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
  * `start()` resumes whatever a crash interrupted.
  */
-export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null }, init: BatchServiceInit = {}): BatchService {
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null, events?: EventBus | null }, init: BatchServiceInit = {}): BatchService {
   const { store, files, scheduler, network, webhooks, metrics } = components
+  const events = components.events ?? null
   const log = components.logger.child({ module: 'batches' })
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
@@ -79,6 +81,7 @@ export function createBatchService (components: { store: Store, files: FileServi
 
   async function save (batch: BatchRecord): Promise<void> {
     await store.batches.put(batch)
+    events?.publish({ type: 'batch.updated', batch })
   }
 
   async function transition (batch: BatchRecord, status: BatchStatus, stamp: keyof BatchObject | null): Promise<void> {
@@ -192,6 +195,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     } else {
       batch.request_counts.failed++
     }
+    events?.publish({ type: 'batch.updated', batch })
     finalizeIfDone(batch)
   }
 
@@ -228,7 +232,7 @@ export function createBatchService (components: { store: Store, files: FileServi
         if (row.state === 'pending' || row.state === 'assigned') {
           await store.tasks.markFailed(row, { code, message })
           batch.request_counts.failed++
-          metrics?.tasksSettled.inc({ state: 'failed' })
+          metrics?.tasksSettled.inc({ state: code === 'batch_cancelled' ? 'cancelled' : 'expired' })
         }
       }
       await writeResults(batch)
