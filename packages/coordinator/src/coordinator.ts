@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises'
+import { assetsDir } from '@dria/dashboard'
 import { join } from 'node:path'
 import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
@@ -15,6 +16,7 @@ import { createFileService, createUploadSlots } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
+import { loadStaticAssets } from './console/index.js'
 import { createEventBus, createEventStream } from './events/index.js'
 import type { EventStreamInit } from './events/index.js'
 import { createMetrics, instrumentTaskClient, observeSettled } from './metrics/index.js'
@@ -46,6 +48,8 @@ export interface CoordinatorInit {
   status?: NetworkStatusInit
   /** The event stream (`/api/v0/events`). */
   events?: EventStreamInit
+  /** The built web console to serve at `/`; null serves none. Default: `@dria/dashboard`'s build output. */
+  dashboardDir?: string | null
 }
 
 export interface Coordinator {
@@ -86,7 +90,10 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const webhooks = createWebhookSender({ logger }, init.webhooks)
   const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics, events: bus }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, status, stream, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const dashboardDir = init.dashboardDir === undefined ? assetsDir : init.dashboardDir
+  const consoleAssets = dashboardDir === null ? null : await loadStaticAssets(dashboardDir)
+  if (dashboardDir !== null && consoleAssets === null) logger.warn({ dashboardDir }, 'web console not built: run pnpm build to serve it')
+  const app = await buildApp({ host, network, status, stream, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes, consoleAssets })
 
   status.start()
   stream.start()

@@ -336,6 +336,41 @@ describe('coordinator HTTP API', () => {
     })
   })
 
+  describe('file validation (dry run)', () => {
+    const validate = async (key: string, id: string, body: Record<string, unknown>): Promise<LightMyRequestResponse> =>
+      await env.app.inject({ method: 'POST', url: `/api/v0/files/${id}/validate`, headers: auth(key), payload: body })
+
+    it('reports every bad line with its number and starts nothing', async () => {
+      const id = await uploadId('k1', `${chatLine('a')}\n{not json\n\n${chatLine('a')}\n`)
+      const res = await validate('k1', id, { endpoint: CHAT })
+      expect(res.statusCode, res.body).toBe(200)
+      const result = res.json()
+      expect(result).toMatchObject({ object: 'file.validation', file_id: id, valid: false, lines: 3, requests: 0, error_count: 3 })
+      // No node serves the model here, so line 1 fails too.
+      expect(result.errors.map((e: { line: number, code: string }) => [e.line, e.code])).toEqual([[1, 'model_not_found'], [2, 'invalid_json_line'], [4, 'duplicate_custom_id']])
+      const batches = await env.app.inject({ method: 'GET', url: '/v1/batches', headers: auth('k1') })
+      expect(batches.json().data.filter((b: { input_file_id: string }) => b.input_file_id === id)).toEqual([])
+    })
+
+    it('reports an empty file as invalid', async () => {
+      const id = await uploadId('k1', '\n\n')
+      expect((await validate('k1', id, { endpoint: CHAT })).json()).toMatchObject({ valid: false, requests: 0, error_count: 1, errors: [{ line: null, code: 'empty_file' }] })
+    })
+
+    it('refuses bad requests with codes', async () => {
+      const id = await uploadId('k1', `${chatLine('a')}\n`)
+      expectError(await validate('k1', id, { endpoint: '/v1/nope' }), 400, 'invalid_endpoint', 'endpoint')
+      expectError(await validate('k1', id, {}), 400, 'missing_required_parameter', 'endpoint')
+      expectError(await validate('k1', id, { endpoint: CHAT, extra: 1 }), 400, 'invalid_parameter')
+      expectError(await validate('k2', id, { endpoint: CHAT }), 404, 'file_not_found', null)
+      expectError(await validate('nope', id, { endpoint: CHAT }), 401, 'invalid_api_key', null)
+    })
+  })
+
+  it('refuses key usage without the admin token', async () => {
+    expectError(await env.app.inject({ method: 'GET', url: '/admin/usage', headers: auth('k1') }), 401, 'invalid_admin_token', null)
+  })
+
   describe('batches', () => {
     let fileId: string
 
