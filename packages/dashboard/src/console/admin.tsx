@@ -110,11 +110,11 @@ function Keys (props: { token: string, onSignOut: () => void }) {
                       <td data-label="Batches">{formatInt(used?.batches ?? 0)}</td>
                       <td data-label="Requests">{formatInt(used?.requests.completed ?? 0)} done · {formatInt(used?.requests.failed ?? 0)} failed</td>
                       <td data-label="Tokens">{formatInt(used?.usage.total_tokens ?? 0)}</td>
-                      <td class="actions">
+                      <td><div class="actions">
                         {confirming === key.id
                           ? <><button type="button" class="danger" onClick={() => { revoke(key.id) }}>Confirm revoke</button><button type="button" class="secondary" onClick={() => { setConfirming(undefined) }}>Keep</button></>
                           : <button type="button" class="danger" onClick={() => { setConfirming(key.id) }}>Revoke</button>}
-                      </td>
+                      </div></td>
                     </tr>
                   )
                 })}

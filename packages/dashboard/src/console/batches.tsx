@@ -95,7 +95,7 @@ function BatchRow (props: { batch: Batch, rate: number | null, onDownload: (file
   const eta = running && rate !== null && rate > 0 ? remaining / rate : null
   return (
     <tr data-batch={batch.id} data-status={batch.status}>
-      <td data-label="Batch"><code title={batch.id}>{shortId(batch.id, 6)}</code><div class="muted">{batch.endpoint}</div></td>
+      <td data-label="Batch"><code title={batch.id}>{shortId(batch.id, 10)}</code><div class="muted">{batch.endpoint}</div></td>
       <td data-label="Status"><span class={`status status-${batch.status}`}>{batch.status.replace('_', ' ')}</span></td>
       <td data-label="Progress">
         <progress value={completed + failed} max={Math.max(1, total)} />
@@ -112,11 +112,11 @@ function BatchRow (props: { batch: Batch, rate: number | null, onDownload: (file
       <td data-label="ETA">{FINAL_STATUSES.has(batch.status) ? '—' : formatDuration(eta)}</td>
       <td data-label="Tokens">{formatInt(batch.usage.total_tokens)}<div class="muted">{formatInt(batch.usage.input_tokens)} in · {formatInt(batch.usage.output_tokens)} out</div></td>
       <td data-label="Created">{formatTime(batch.created_at)}</td>
-      <td class="actions">
+      <td><div class="actions">
         {batch.output_file_id !== null ? <button type="button" class="secondary" onClick={() => { props.onDownload(batch.output_file_id!, 'output') }}>Output</button> : null}
         {batch.error_file_id !== null ? <button type="button" class="secondary" onClick={() => { props.onDownload(batch.error_file_id!, 'error') }}>Errors</button> : null}
         {CANCELLABLE.has(batch.status) ? <button type="button" class="danger" onClick={props.onCancel}>Cancel</button> : null}
-      </td>
+      </div></td>
     </tr>
   )
 }

@@ -36,3 +36,8 @@ export function formatTime (unixSeconds: number): string {
 export function shortId (id: string, keep = 8): string {
   return id.length <= keep * 2 + 1 ? id : `${id.slice(0, keep)}…${id.slice(-keep)}`
 }
+
+/** A model digest without its algorithm prefix, shortened. */
+export function shortDigest (digest: string): string {
+  return shortId(digest.replace(/^sha256:/, ''), 6)
+}

@@ -6,7 +6,7 @@ import { ErrorNote, Header, StreamBadge } from '../components/header'
 import { api } from '../lib/api'
 import { openEventStream } from '../lib/events'
 import type { StreamState } from '../lib/events'
-import { formatDuration, formatInt, formatRate, shortId } from '../lib/format'
+import { formatDuration, formatInt, formatRate, shortDigest, shortId } from '../lib/format'
 import type { HistoryPoint, ModelStatus, NetworkStats, NodeStatus } from './types'
 import '../styles.css'
 
@@ -109,7 +109,7 @@ function Models (props: { models: ModelStatus[], queue: NetworkStats['queue'] | 
                   <td data-label="Model"><strong>{m.name}</strong></td>
                   <td data-label="Kind">{m.kind}</td>
                   <td data-label="Nodes">{m.nodes}</td>
-                  <td data-label="Digests">{m.digests.map(d => <code key={d} title={d}>{shortId(d, 6)}</code>)}</td>
+                  <td data-label="Digests">{m.digests.map(d => <code key={d} title={d}>{shortDigest(d)}</code>)}</td>
                   <td data-label="Slots busy">{m.slots.in_flight} / {m.slots.advertised}</td>
                   <td data-label="Tokens/s">{formatInt(m.tokens_per_second)}</td>
                   <td data-label="Queued lines">{formatInt(m.queue_depth)}</td>
@@ -137,7 +137,7 @@ function Nodes (props: { nodes: NodeStatus[] }) {
                 <tr key={node.peer_id} data-peer={node.peer_id}>
                   <td data-label="Peer"><code title={node.peer_id}>{shortId(node.peer_id)}</code><div class="muted">{node.engine} {node.version}</div></td>
                   <td data-label="Models">
-                    {node.models.map(m => <div key={m.name}>{m.name} <code title={m.digest}>{shortId(m.digest, 6)}</code> <span class="muted">{formatInt(m.tokens_per_second)} tok/s</span></div>)}
+                    {node.models.map(m => <div key={m.name}>{m.name} <code title={m.digest}>{shortDigest(m.digest)}</code> <span class="muted">{formatInt(m.tokens_per_second)} tok/s</span></div>)}
                   </td>
                   <td data-label="Slots and load">
                     <meter min={0} max={Math.max(1, node.slots.advertised)} value={node.slots.in_flight} />
