@@ -6,11 +6,12 @@ import type { DriaHost } from '@dria/p2p'
 import { createAdvertiser } from './advertising/index.js'
 import {
   DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
-  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
+  DEFAULT_METRICS_HOST, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
 import { openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
+import { createNodeMetrics, instrumentTaskHandler, startMetricsServer } from './metrics/index.js'
 import { Slots } from './slots.js'
 import { createTaskHandler } from './tasks/index.js'
 
@@ -34,12 +35,16 @@ export interface NodeDaemonInit {
   minTps?: number
   advertiseIntervalMs?: number
   shutdownGraceMs?: number
+  /** Serves Prometheus metrics on this port (on `listenHost`); off when absent. */
+  metricsPort?: number
 }
 
 export interface NodeDaemon {
   readonly host: DriaHost
   readonly models: ServedModel[]
   readonly slots: Slots
+  /** Where Prometheus scrapes the node, when `metricsPort` is set. */
+  readonly metricsUrl?: string
   /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
   stop(): Promise<void>
 }
@@ -49,10 +54,11 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
   const log = components.logger
   const slots = new Slots(init.slots ?? DEFAULT_SLOTS)
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
+  const metrics = init.metricsPort === undefined ? null : createNodeMetrics({ slots })
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
   const [host, engine] = await Promise.all([
-    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap }),
+    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap, metrics: metrics?.libp2p }),
     openEngine(components, {
       engine: init.engine ?? 'auto',
       ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
@@ -75,7 +81,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS
   })
   const server = createTaskServer({ host, logger: log }, {
-    handler: handler.handle,
+    handler: metrics === null ? handler.handle : instrumentTaskHandler(handler.handle, metrics),
     maxInboundStreams: Math.max(64, slots.total * 4)
   })
   await server.start()
@@ -88,6 +94,10 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS
   })
   await advertiser.start()
+  models.forEach(m => { metrics?.modelTokensPerSecond.set({ model: m.info.name }, m.tokensPerSecond) })
+  const metricsServer = metrics === null || init.metricsPort === undefined
+    ? undefined
+    : await startMetricsServer({ registry: metrics.registry, logger: log }, { host: init.listenHost ?? DEFAULT_METRICS_HOST, port: init.metricsPort })
   log.info({
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
@@ -99,6 +109,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     host,
     models,
     slots,
+    metricsUrl: metricsServer?.url,
     async stop () {
       handler.close()
       advertiser.stop()
@@ -106,6 +117,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
       // Answers of the last tasks (results or handed-back errors) are still being written.
       await server.stop({ graceMs: 2_000 })
       await host.stop()
+      await metricsServer?.close()
       log.info('node stopped')
     }
   }
