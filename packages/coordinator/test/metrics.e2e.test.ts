@@ -1,6 +1,7 @@
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 import { HAS_MODEL, MODEL, MODELS_DIR, createBatch, openaiClient, requestLines, waitForBatch, waitForNodes } from './harness.js'
 
@@ -81,5 +82,14 @@ describe.skipIf(!HAS_MODEL)('Prometheus metrics of a coordinator and a node', ()
     // libp2p's own metrics, from @libp2p/prometheus-metrics.
     expect(nodeText).toMatch(/^libp2p_connection_manager_connections\{/m)
     expect((await fetch(nodeMetrics.replace('/metrics', '/other'))).status).toBe(404)
+
+    // Every metric the provisioned Grafana dashboard queries exists in one of the two scrapes.
+    const dashboard = JSON.parse(await readFile(join(REPO_ROOT, 'docker/grafana/dashboards/dria-network.json'), 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> }
+    const queried = new Set(dashboard.panels.flatMap(p => p.targets ?? []).flatMap(t => t.expr.match(/\b(?:dria|libp2p|process)_[a-z_]+/g) ?? []))
+    expect(queried.size).toBeGreaterThan(15)
+    for (const name of queried) {
+      const family = name.replace(/_(bucket|count|sum)$/, '')
+      expect(`${text}\n${nodeText}`, name).toMatch(new RegExp(`^# TYPE ${family} `, 'm'))
+    }
   })
 })
