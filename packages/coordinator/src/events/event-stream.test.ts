@@ -2,15 +2,17 @@ import { createServer } from 'node:http'
 import type { Server } from 'node:http'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createLogger, isDriaError } from '@dria/protocol'
+import { readEventStream } from '@dria/testkit'
+import type { StreamedEvent } from '@dria/testkit'
 import type { BatchRecord } from '../store/index.js'
 import { createEventBus } from './event-bus.js'
 import type { EventBus } from './event-bus.js'
 import { createEventStream } from './event-stream.js'
 import type { EventStream } from './event-stream.js'
 
-interface Received { event: string, id: number, data: { type: string, at: number, data: any } }
+type Received = StreamedEvent
 
-/** Reads Server-Sent Events from `url` as the browser's EventSource would parse them; `next(type)` yields each event of a type once, in order. */
+/** `next(type)` yields each event of a type once, in order, waiting for it when it has not come yet. */
 function listen (url: string, headers: Record<string, string> = {}): { events: Received[], next: (type: string) => Promise<Received>, ended: Promise<void>, close: () => void } {
   const events: Received[] = []
   const waiters: Array<{ type: string, resolve: (event: Received) => void }> = []
@@ -21,36 +23,22 @@ function listen (url: string, headers: Record<string, string> = {}): { events: R
     if (event !== undefined) taken.set(type, index + 1)
     return event
   }
-  const controller = new AbortController()
-  const ended = (async () => {
-    const response = await fetch(url, { headers, signal: controller.signal })
-    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader()
-    let buffer = ''
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return
-      buffer += value
-      let end: number
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const fields = Object.fromEntries(block.split('\n').filter(l => !l.startsWith(':') && l.includes(': ')).map(l => [l.slice(0, l.indexOf(': ')), l.slice(l.indexOf(': ') + 2)]))
-        if (fields.event === undefined) continue
-        const event = { event: fields.event, id: Number(fields.id), data: JSON.parse(fields.data) }
-        events.push(event)
-        const waiter = waiters.find(w => w.type === event.event)
-        if (waiter !== undefined) {
-          waiters.splice(waiters.indexOf(waiter), 1)
-          waiter.resolve(take(event.event)!)
-        }
+  const reader = readEventStream(url, {
+    headers,
+    onEvent (event) {
+      events.push(event)
+      const waiter = waiters.find(w => w.type === event.event)
+      if (waiter !== undefined) {
+        waiters.splice(waiters.indexOf(waiter), 1)
+        waiter.resolve(take(event.event)!)
       }
     }
-  })().catch(err => { if (!controller.signal.aborted) throw err })
+  })
   return {
     events,
     next: async (type) => take(type) ?? await new Promise(resolve => { waiters.push({ type, resolve }) }),
-    ended,
-    close: () => { controller.abort() }
+    ended: reader.ended,
+    close: reader.close
   }
 }
 
