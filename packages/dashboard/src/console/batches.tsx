@@ -17,8 +17,9 @@ export function Batches (props: { apiKey: string, onUnauthorized: () => void }) 
   const [error, setError] = useState<unknown>()
   const rates = useMemo(() => new RateTracker(), [props.apiKey])
 
-  const upsert = (batch: Batch, at = Date.now()): void => {
-    rates.observe(batch.id, batch.request_counts.completed + batch.request_counts.failed, at)
+  // Rates use this browser's clock only: the coordinator's may differ.
+  const upsert = (batch: Batch): void => {
+    rates.observe(batch.id, batch.request_counts.completed + batch.request_counts.failed, Date.now())
     setBatches(previous => new Map(previous).set(batch.id, batch))
   }
 
@@ -39,10 +40,10 @@ export function Batches (props: { apiKey: string, onUnauthorized: () => void }) 
       setState(next)
       if (next === 'unauthorized') props.onUnauthorized()
     },
-    onEvent: (type, data, at) => {
+    onEvent: (type, data) => {
       // Each (re)connection starts with hello: the list is read again so nothing missed while away is lost.
       if (type === 'hello') void reload()
-      if (type === 'batch.updated') upsert(data as Batch, at)
+      if (type === 'batch.updated') upsert(data as Batch)
     }
   }), [props.apiKey])
 
