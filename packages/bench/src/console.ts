@@ -123,7 +123,10 @@ export async function main (args: string[]): Promise<void> {
     const linesWatched = median(watched.map(w => w.linesPerSecond))
     // The viewers share the two cores with the nodes, so the lines settled (the coordinator's main
     // work) differ between windows: the baseline is scaled to the work of the watched windows.
-    const streamCpu = cpuWatched - cpuBase * (linesWatched / linesBase)
+    const adjusted = cpuWatched - cpuBase * (linesWatched / linesBase)
+    const raw = cpuWatched - cpuBase
+    // Reported: the larger of the two estimates.
+    const streamCpu = Math.max(raw, adjusted)
     const all = delays()
     const batchDelays = delays('batch.updated')
     const statsDelays = delays('network.stats')
@@ -133,7 +136,7 @@ export async function main (args: string[]): Promise<void> {
     printTable([
       { metric: 'coordinator CPU, % of one core', 'baseline (no viewers)': cpuBase, [`${options.viewers} viewers`]: cpuWatched, 'ratio / difference': `${(cpuWatched / cpuBase).toFixed(2)}×` },
       { metric: 'lines settled per second', 'baseline (no viewers)': linesBase, [`${options.viewers} viewers`]: linesWatched, 'ratio / difference': `${(linesWatched / linesBase).toFixed(2)}×` },
-      { metric: 'coordinator CPU for the stream, % of one core (target ≤ 10)', 'baseline (no viewers)': 0, [`${options.viewers} viewers`]: streamCpu, 'ratio / difference': `raw difference ${(cpuWatched - cpuBase).toFixed(2)}; baseline scaled to the lines settled` },
+      { metric: 'coordinator CPU for the stream, % of one core (target ≤ 10)', 'baseline (no viewers)': 0, [`${options.viewers} viewers`]: streamCpu, 'ratio / difference': `larger of: raw difference ${raw.toFixed(2)}, baseline scaled to the lines settled ${adjusted.toFixed(2)}` },
       { metric: 'event delay p50 / p99, ms (all events; target p99 ≤ 1000)', 'baseline (no viewers)': '—', [`${options.viewers} viewers`]: `${percentile(all, 50)} / ${percentile(all, 99)}`, 'ratio / difference': `max ${Math.max(...all)} ms` },
       { metric: 'batch.updated delay p50 / p99, ms', 'baseline (no viewers)': '—', [`${options.viewers} viewers`]: `${percentile(batchDelays, 50)} / ${percentile(batchDelays, 99)}`, 'ratio / difference': `${batchDelays.length} events` },
       { metric: 'network.stats delay p50 / p99, ms', 'baseline (no viewers)': '—', [`${options.viewers} viewers`]: `${percentile(statsDelays, 50)} / ${percentile(statsDelays, 99)}`, 'ratio / difference': `${statsDelays.length} events` },
