@@ -22,13 +22,16 @@ export interface BatchObject {
 
 export interface ModelObject { id: string, kind: string, nodes: number }
 
+/** A node of the public network view (`/api/v0/network/nodes`; the README documents every field). */
 export interface NodeObject {
   peer_id: string
   engine: string
-  models: Array<{ name: string, kind: string, tokens_per_second: number }>
-  slots_total: number
-  slots_free: number
-  in_flight: number
+  version: string
+  models: Array<{ name: string, digest: string, kind: string, tokens_per_second: number }>
+  slots: { advertised: number, in_flight: number }
+  uptime_seconds: number | null
+  trust: { level: 'new' | 'trusted' | 'allowlisted' | 'quarantined', reason: string | null, since: number | null }
+  verified: { tasks: number, tokens: number, audited: number }
 }
 
 export interface CreateBatchRequest {

@@ -1,4 +1,5 @@
 import { mkdir } from 'node:fs/promises'
+import { assetsDir } from '@dria/dashboard'
 import { join } from 'node:path'
 import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
@@ -6,7 +7,8 @@ import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
 import { DEFAULT_PLANS } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
-import { buildApp, createAuthenticator } from './api/index.js'
+import { buildApp, createAuthenticator, createNetworkStatus } from './api/index.js'
+import type { NetworkStatusInit } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, NODE_REPORT_INTERVAL_MS } from './constants.js'
@@ -14,7 +16,10 @@ import { createFileService, createUploadSlots } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
-import { createMetrics } from './metrics/index.js'
+import { loadStaticAssets } from './console/index.js'
+import { createEventBus, createEventStream } from './events/index.js'
+import type { EventStreamInit } from './events/index.js'
+import { createMetrics, observeSettled } from './metrics/index.js'
 import { createScheduler } from './scheduler/index.js'
 import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
@@ -43,6 +48,12 @@ export interface CoordinatorInit {
   trust?: TrustInit
   identity?: ModelIdentityInit
   webhooks?: WebhookSenderInit
+  /** The public network view (`/api/v0/network/*`). */
+  status?: NetworkStatusInit
+  /** The event stream (`/api/v0/events`). */
+  events?: EventStreamInit
+  /** The built web console to serve at `/`; null serves none. Default: `@dria/dashboard`'s build output. */
+  dashboardDir?: string | null
 }
 
 export interface Coordinator {
@@ -74,19 +85,34 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const identity = createModelIdentity({ nodes: () => network.sessions(), level: peerId => trust.level(peerId) }, init.identity)
   // Registered first: every other listener must see the new set of accepted digests.
   network.onChange(() => { identity.invalidate() })
-  const metrics = createMetrics({ nodes: () => network.sessions().length, tasksInFlight: () => scheduler.inFlight() })
+  const bus = createEventBus({ onListenerError: err => { logger.error({ err }, 'event listener failed') } })
+  const metrics = createMetrics({
+    nodes: () => network.sessions().length,
+    tasksInFlight: () => scheduler.inFlight(),
+    nodesByState: () => status.nodesByTrust(),
+    queuedLines: () => status.queue().by_model,
+    eventClients: () => stream.clients()
+  })
   const scheduler = createScheduler({ store, network, trust, logger, metrics }, init.scheduler)
+  scheduler.onSettled(row => { observeSettled(metrics, row) })
   const reports = startNodeReports({ network, trust, scheduler }, { intervalMs: NODE_REPORT_INTERVAL_MS })
+  const status = createNetworkStatus({ host, network, trust, scheduler, bus, metrics }, init.status)
+  const stream = createEventStream({ bus, networkSnapshot: async () => ({ stats: await status.stats(), nodes: status.nodes() }), logger, metrics }, init.events)
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger }, init.webhooks)
-  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics }, init.batches)
+  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics, events: bus }, init.batches)
   const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, trust, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const dashboardDir = init.dashboardDir === undefined ? assetsDir : init.dashboardDir
+  const consoleAssets = dashboardDir === null ? null : await loadStaticAssets(dashboardDir)
+  if (dashboardDir !== null && consoleAssets === null) logger.warn({ dashboardDir }, 'web console not built: run pnpm build to serve it')
+  const app = await buildApp({ host, network, status, stream, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes, consoleAssets })
 
+  status.start()
+  stream.start()
   await network.start()
   await uploads.start()
   await batches.start()
@@ -104,6 +130,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      status.stop()
       uploads.stop()
       reports.stop()
       network.stop()

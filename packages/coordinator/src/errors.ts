@@ -23,7 +23,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   rate_limit_exceeded: 429,
   quota_exceeded: 429,
   too_many_batches: 429,
-  too_many_files: 429
+  too_many_files: 429,
+  too_many_streams: 503
 }
 
 export function apiError (code: string, message: string, param?: string): DriaError {

@@ -50,10 +50,10 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     const { stdout } = await promisify(execFile)(process.execPath, [BINARIES.cli, 'nodes'], {
       env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
     })
-    const listed = JSON.parse(stdout) as Array<{ peer_id: string, engine: string, slots_total: number, models: Array<{ name: string, tokens_per_second: number }> }>
+    const listed = JSON.parse(stdout) as Array<{ peer_id: string, engine: string, slots: { advertised: number }, models: Array<{ name: string, tokens_per_second: number }> }>
     expect(listed.map(n => n.peer_id).sort()).toEqual(nodes.map(n => n.peerId).sort())
     for (const node of listed) {
-      expect(node).toMatchObject({ engine: 'llamacpp', slots_total: 4 })
+      expect(node).toMatchObject({ engine: 'llamacpp', slots: { advertised: 4 } })
       expect(node.models[0].name).toBe(MODEL)
       expect(node.models[0].tokens_per_second).toBeGreaterThan(0)
     }

@@ -17,6 +17,7 @@ interface StartOptions {
   queueDepth?: number
   threads?: number
   minTps: number
+  metricsPort?: number
   logLevel: string
 }
 
@@ -36,6 +37,7 @@ export async function runNodeCli (argv: string[]): Promise<void> {
     .addOption(option('--queue-depth <n>', 'tasks accepted ahead of the slots; more are refused (default: as many as --slots)', 'DRIA_QUEUE_DEPTH').argParser(parseInteger(0, 4096)))
     .addOption(option('--threads <n>', 'llama.cpp CPU threads (default: half the cores, 1 to 8)', 'DRIA_THREADS').argParser(parseInteger(1, 1024)))
     .addOption(option('--min-tps <n>', 'drop models slower than this many tokens/s', 'DRIA_MIN_TPS', DEFAULT_MIN_TPS).argParser(parseNumber(0)))
+    .addOption(option('--metrics-port <port>', 'serve Prometheus metrics at http://<host>:<port>/metrics (default: off)', 'DRIA_METRICS_PORT').argParser(parseInteger(0, 65535)))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-node', opts.logLevel)
@@ -51,7 +53,8 @@ export async function runNodeCli (argv: string[]): Promise<void> {
         slots: opts.slots,
         queueDepth: opts.queueDepth,
         threads: opts.threads,
-        minTps: opts.minTps
+        minTps: opts.minTps,
+        metricsPort: opts.metricsPort
       }))
     })
   await program.parseAsync(argv)

@@ -15,3 +15,5 @@ export const DEFAULT_TASK_TIMEOUT_MS = 10 * 60_000
 /** How long SIGTERM waits for in-flight tasks before aborting them (they are handed back as retryable). */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
 export const IDENTITY_FILE = 'peer-key'
+/** The metrics port listens where libp2p does unless --host says otherwise. */
+export const DEFAULT_METRICS_HOST = '127.0.0.1'

@@ -7,12 +7,13 @@ import type { DriaHost } from '@dria/p2p'
 import { createAdvertiser, modelCapacities } from './advertising/index.js'
 import {
   DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
-  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
+  DEFAULT_METRICS_HOST, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
 import { openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
-import { WorkQueue, createSessionHandler, createTaskRunner } from './tasks/index.js'
+import { createNodeMetrics, metricsObserver, startMetricsServer } from './metrics/index.js'
+import { WorkQueue, combineObservers, createSessionHandler, createTaskRunner } from './tasks/index.js'
 import type { TaskObserver } from './tasks/index.js'
 import { scorerOf } from './tasks/score-task.js'
 
@@ -40,12 +41,16 @@ export interface NodeDaemonInit {
   shutdownGraceMs?: number
   /** Told about every finished task and every coordinator report (status pages, metrics). */
   observer?: TaskObserver
+  /** Serves Prometheus metrics on this port (on `listenHost`); off when absent. */
+  metricsPort?: number
 }
 
 export interface NodeDaemon {
   readonly host: DriaHost
   readonly models: ServedModel[]
   readonly queue: WorkQueue
+  /** Where Prometheus scrapes the node, when `metricsPort` is set. */
+  readonly metricsUrl?: string
   /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
   stop(): Promise<void>
 }
@@ -56,10 +61,11 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
   const slots = init.slots ?? DEFAULT_SLOTS
   const queue = new WorkQueue({ slots, queueDepth: init.queueDepth ?? slots })
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
+  const metrics = init.metricsPort === undefined ? null : createNodeMetrics({ queue })
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
   const [host, engine] = await Promise.all([
-    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap }),
+    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap, metrics: metrics?.libp2p }),
     openEngine(components, {
       engine: init.engine ?? 'auto',
       ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
@@ -79,7 +85,8 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
 
   const capacities = modelCapacities(models, { canScore: scorerOf(engine) !== undefined })
   const runner = createTaskRunner({ engine, privateKey, logger: log }, { models: new Map(models.map(m => [m.info.name, m.info])) })
-  const sessions = createSessionHandler({ runner, queue, logger: log, observer: init.observer }, { defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS })
+  const observer = combineObservers([init.observer, metrics === null ? undefined : metricsObserver(metrics)])
+  const sessions = createSessionHandler({ runner, queue, logger: log, observer }, { defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS })
   const hello = (): Hello => ({
     versions: [...SESSION_VERSIONS],
     agent: `dria-node/${PROTOCOL_VERSION}`,
@@ -99,6 +106,10 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS
   })
   await advertiser.start()
+  models.forEach(m => { metrics?.modelTokensPerSecond.set({ model: m.info.name }, m.tokensPerSecond) })
+  const metricsServer = metrics === null || init.metricsPort === undefined
+    ? undefined
+    : await startMetricsServer({ registry: metrics.registry, logger: log }, { host: init.listenHost ?? DEFAULT_METRICS_HOST, port: init.metricsPort })
   log.info({
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
@@ -111,6 +122,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     host,
     models,
     queue,
+    metricsUrl: metricsServer?.url,
     async stop () {
       sessions.close()
       advertiser.stop()
@@ -119,6 +131,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
       await new Promise(resolve => setTimeout(resolve, 50))
       await server.stop()
       await host.stop()
+      await metricsServer?.close()
       log.info('node stopped')
     }
   }

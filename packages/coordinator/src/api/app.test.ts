@@ -15,7 +15,9 @@ import { openStore } from '../store/index.js'
 import { createTrust } from '../trust/index.js'
 import type { Store } from '../store/index.js'
 import { createWebhookSender } from '../webhooks/index.js'
+import { createEventBus, createEventStream } from '../events/index.js'
 import { buildApp } from './app.js'
+import { createNetworkStatus } from './network-status.js'
 import { createStaticKeyAuthenticator } from './auth.js'
 
 const MODEL = 'stories260K'
@@ -42,9 +44,13 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const maxFileBytes = init.maxFileBytes ?? 1024 * 1024
   const files = createFileService({ store, logger }, { maxFileBytes })
   const webhooks = createWebhookSender({ logger })
-  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics })
+  const bus = createEventBus()
+  const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics, events: bus })
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
-  const app = await buildApp({ host, network, trust, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  const status = createNetworkStatus({ host, network, trust, scheduler, bus, metrics })
+  const stream = createEventStream({ bus, networkSnapshot: async () => ({ stats: await status.stats(), nodes: status.nodes() }), logger, metrics })
+  const app = await buildApp({ host, network, status, stream, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  stream.start()
   await network.start()
   await batches.start()
   return {
@@ -149,6 +155,41 @@ describe('coordinator HTTP API', () => {
       expect(res.body).toMatch(/^dria_network_nodes 0$/m)
       expect(res.body).toMatch(/^dria_scheduler_tasks_in_flight 0$/m)
       expect(res.body).toContain('# TYPE dria_scheduler_task_duration_seconds histogram')
+    })
+
+    it('serves the network view without a key', async () => {
+      const nodes = await env.app.inject({ method: 'GET', url: '/api/v0/network/nodes' })
+      expect(nodes.statusCode).toBe(200)
+      expect(nodes.json()).toEqual({ object: 'list', data: [] })
+      const stats = await env.app.inject({ method: 'GET', url: '/api/v0/network/stats' })
+      expect(stats.statusCode).toBe(200)
+      expect(stats.json()).toMatchObject({
+        object: 'network.stats',
+        nodes: { live: 0, by_trust: { new: 0, trusted: 0, allowlisted: 0, quarantined: 0 } },
+        slots: { advertised: 0, in_flight: 0 },
+        models: [],
+        queue: { depth: 0, by_model: {}, unattributed: 0 },
+        verification: { accepted: 0, refused: 0, audits: { agreed: 0, caught: 0, inconclusive: 0, skipped: 0 } },
+        history: { interval_seconds: 5, points: [] }
+      })
+    })
+
+    it('refuses an event stream for a wrong key', async () => {
+      for (const headers of [auth('nope'), { 'x-api-key': 'nope' }, { authorization: 'Bearer ' }]) {
+        expectError(await env.app.inject({ method: 'GET', url: '/api/v0/events', headers }), 401, 'invalid_api_key', null)
+      }
+    })
+
+    it('counts HTTP requests by route template, not by path', async () => {
+      await env.app.inject({ method: 'GET', url: '/v1/files/file-abc', headers: auth('k1') })
+      await env.app.inject({ method: 'GET', url: '/no/such/path' })
+      const res = await env.app.inject({ method: 'GET', url: '/metrics' })
+      expect(res.body).toMatch(/^dria_http_requests_total\{method="GET",route="\/v1\/files\/:id",status_code="404"\} 1$/m)
+      expect(res.body).toMatch(/^dria_http_requests_total\{method="GET",route="unmatched",status_code="404"\} 1$/m)
+      expect(res.body).not.toContain('file-abc')
+      expect(res.body).toContain('# TYPE dria_http_request_duration_seconds histogram')
+      expect(res.body).toContain('# TYPE dria_task_duration_seconds histogram')
+      expect(res.body).toContain('# TYPE dria_batch_output_tokens_total counter')
     })
 
     it('answers unknown routes with a 404 envelope', async () => {
@@ -294,6 +335,41 @@ describe('coordinator HTTP API', () => {
       expectError(await env.app.inject({ method: 'GET', url: '/v1/files?limit=0', headers: auth('k2') }), 400, 'invalid_parameter')
       expectError(await env.app.inject({ method: 'GET', url: '/v1/files?order=sideways', headers: auth('k2') }), 400, 'invalid_parameter')
     })
+  })
+
+  describe('file validation (dry run)', () => {
+    const validate = async (key: string, id: string, body: Record<string, unknown>): Promise<LightMyRequestResponse> =>
+      await env.app.inject({ method: 'POST', url: `/api/v0/files/${id}/validate`, headers: auth(key), payload: body })
+
+    it('reports every bad line with its number and starts nothing', async () => {
+      const id = await uploadId('k1', `${chatLine('a')}\n{not json\n\n${chatLine('a')}\n`)
+      const res = await validate('k1', id, { endpoint: CHAT })
+      expect(res.statusCode, res.body).toBe(200)
+      const result = res.json()
+      expect(result).toMatchObject({ object: 'file.validation', file_id: id, valid: false, lines: 3, requests: 0, error_count: 3 })
+      // No node serves the model here, so line 1 fails too.
+      expect(result.errors.map((e: { line: number, code: string }) => [e.line, e.code])).toEqual([[1, 'model_not_found'], [2, 'invalid_json_line'], [4, 'duplicate_custom_id']])
+      const batches = await env.app.inject({ method: 'GET', url: '/v1/batches', headers: auth('k1') })
+      expect(batches.json().data.filter((b: { input_file_id: string }) => b.input_file_id === id)).toEqual([])
+    })
+
+    it('reports an empty file as invalid', async () => {
+      const id = await uploadId('k1', '\n\n')
+      expect((await validate('k1', id, { endpoint: CHAT })).json()).toMatchObject({ valid: false, requests: 0, error_count: 1, errors: [{ line: null, code: 'empty_file' }] })
+    })
+
+    it('refuses bad requests with codes', async () => {
+      const id = await uploadId('k1', `${chatLine('a')}\n`)
+      expectError(await validate('k1', id, { endpoint: '/v1/nope' }), 400, 'invalid_endpoint', 'endpoint')
+      expectError(await validate('k1', id, {}), 400, 'missing_required_parameter', 'endpoint')
+      expectError(await validate('k1', id, { endpoint: CHAT, extra: 1 }), 400, 'invalid_parameter')
+      expectError(await validate('k2', id, { endpoint: CHAT }), 404, 'file_not_found', null)
+      expectError(await validate('nope', id, { endpoint: CHAT }), 401, 'invalid_api_key', null)
+    })
+  })
+
+  it('refuses key usage without the admin token', async () => {
+    expectError(await env.app.inject({ method: 'GET', url: '/admin/usage', headers: auth('k1') }), 401, 'invalid_admin_token', null)
   })
 
   describe('batches', () => {

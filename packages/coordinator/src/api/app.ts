@@ -5,12 +5,18 @@ import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { BatchService } from '../batches/index.js'
 import type { FileService, UploadSlots } from '../files/index.js'
+import { registerConsoleRoutes } from '../console/index.js'
+import type { StaticAssets } from '../console/index.js'
+import type { EventStream } from '../events/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
+import { instrumentHttp } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
-import type { Trust } from '../trust/index.js'
 import type { Authenticator } from './auth.js'
+import type { NetworkStatus } from './network-status.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { registerAdminUsageRoutes } from './admin-usage-routes.js'
+import { registerFileValidationRoutes } from './file-validation-routes.js'
 import { registerDriaRoutes } from './dria-routes.js'
 import { errorBody, handleError } from './error-handler.js'
 import { compileValidator } from './validation.js'
@@ -21,7 +27,8 @@ import { registerNetworkRoutes } from './network-routes.js'
 export interface AppComponents {
   host: DriaHost
   network: NetworkView
-  trust: Trust
+  status: NetworkStatus
+  stream: EventStream
   files: FileService
   uploads: UploadSlots
   batches: BatchService
@@ -33,6 +40,8 @@ export interface AppComponents {
 
 export interface AppInit {
   maxFileBytes: number
+  /** The built web console; null serves a 503 `console_not_built` at `/` (the API works without it). Default null. */
+  consoleAssets?: StaticAssets | null
 }
 
 /** The HTTP API, separate from listening so tests can `inject()`. */
@@ -43,9 +52,12 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024
   })
+  if (components.metrics !== null) instrumentHttp(app, components.metrics)
   app.setValidatorCompiler(compileValidator)
   await app.register(multipart, { limits: { fileSize: init.maxFileBytes, files: 1, fields: 10 } })
   app.setErrorHandler(handleError)
+  // Open event streams would keep close() waiting for ever.
+  app.addHook('preClose', async () => { components.stream.stop() })
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody(404, 'not_found', `Unknown route ${request.method} ${request.url}.`))
   })
@@ -53,6 +65,9 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
   registerFileRoutes(app, components)
   registerBatchRoutes(app, components)
   registerAdminRoutes(app, { keys: components.store.keys, auth: components.auth })
+  registerAdminUsageRoutes(app, { store: components.store, auth: components.auth })
+  registerFileValidationRoutes(app, components)
   registerDriaRoutes(app, components)
+  registerConsoleRoutes(app, { assets: init.consoleAssets ?? null })
   return app
 }

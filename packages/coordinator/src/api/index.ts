@@ -1,2 +1,3 @@
 export * from './app.js'
 export * from './auth.js'
+export * from './network-status.js'

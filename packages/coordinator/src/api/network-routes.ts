@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify'
-import { modelKindName } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView } from '../network/index.js'
-import type { Trust } from '../trust/index.js'
+import type { EventStream } from '../events/index.js'
 import type { Authenticator } from './auth.js'
+import { presentedKey } from './auth.js'
+import type { NetworkStatus } from './network-status.js'
 import { listOf, withErrors } from './schemas.js'
 
 const modelSchema = {
@@ -19,6 +20,10 @@ const modelSchema = {
   }
 } as const
 
+const slotsSchema = { type: 'object', properties: { advertised: { type: 'integer' }, in_flight: { type: 'integer' } } } as const
+const nullableInt = { type: ['integer', 'null'] } as const
+const nullableNumber = { type: ['number', 'null'] } as const
+
 const nodeSchema = {
   type: 'object',
   properties: {
@@ -30,26 +35,91 @@ const nodeSchema = {
       type: 'array',
       items: {
         type: 'object',
-        properties: { name: { type: 'string' }, digest: { type: 'string' }, kind: { type: 'string' }, tokens_per_second: { type: 'number' } }
+        properties: {
+          name: { type: 'string' },
+          digest: { type: 'string' },
+          kind: { type: 'string' },
+          tokens_per_second: { type: 'number' },
+          context_length: { type: 'integer' },
+          capabilities: { type: 'array', items: { type: 'string' } },
+          accepted: { type: 'boolean' }
+        }
       }
     },
-    slots_total: { type: 'integer' },
-    queue_depth: { type: 'integer' },
-    window: { type: 'integer' },
-    in_flight: { type: 'integer' },
-    connected_since: { type: 'integer' },
-    trust: {
-      type: 'object',
-      properties: { level: { type: 'string' }, reason: { type: ['string', 'null'] }, since: { type: 'integer' } }
-    },
-    served: { type: 'object', properties: { tasks: { type: 'integer' }, tokens: { type: 'integer' } } },
-    checks: { type: 'object', properties: { passed: { type: 'integer' }, failed: { type: 'integer' } } }
+    slots: { type: 'object', properties: { advertised: { type: 'integer' }, queue_depth: { type: 'integer' }, window: { type: 'integer' }, in_flight: { type: 'integer' } } },
+    connected_since: nullableInt,
+    uptime_seconds: nullableInt,
+    throughput: { type: 'object', properties: { tokens_per_second: { type: 'number' }, tasks_per_second: { type: 'number' }, window_seconds: { type: 'integer' } } },
+    trust: { type: 'object', properties: { level: { type: 'string' }, reason: { type: ['string', 'null'] }, since: nullableInt } },
+    strikes: { type: 'integer' },
+    verified: { type: 'object', properties: { tasks: { type: 'integer' }, tokens: { type: 'integer' }, audited: { type: 'integer' } } },
+    checks: { type: 'object', properties: { passed: { type: 'integer' }, failed: { type: 'integer' } } },
+    rtt_ms: { type: 'integer' }
   }
 } as const
 
-/** Health, bootstrap info for nodes, the nodes themselves and the models they serve. */
-export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, trust: Trust, auth: Authenticator, metrics: CoordinatorMetrics | null }): void {
-  const { host, network, trust, auth, metrics } = components
+const countsSchema = { type: 'object', additionalProperties: { type: 'integer' } } as const
+
+const statsSchema = {
+  type: 'object',
+  properties: {
+    object: { type: 'string' },
+    at: { type: 'integer' },
+    started_at: { type: 'integer' },
+    nodes: { type: 'object', properties: { live: { type: 'integer' }, by_trust: countsSchema } },
+    slots: slotsSchema,
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: { type: 'string' },
+          kind: { type: 'string' },
+          nodes: { type: 'integer' },
+          digests: { type: 'array', items: { type: 'string' } },
+          slots: slotsSchema,
+          tokens_per_second: { type: 'number' },
+          queue_depth: { type: 'integer' }
+        }
+      }
+    },
+    queue: { type: 'object', properties: { depth: { type: 'integer' }, by_model: countsSchema, unattributed: { type: 'integer' } } },
+    batches: countsSchema,
+    throughput: { type: 'object', properties: { window_seconds: { type: 'integer' }, tasks_per_second: { type: 'number' }, tokens_per_second: { type: 'number' } } },
+    totals: countsSchema,
+    verification: {
+      type: 'object',
+      properties: { accepted: { type: 'integer' }, refused: nullableInt, audits: { type: ['object', 'null'], additionalProperties: { type: 'integer' } } }
+    },
+    history: {
+      type: 'object',
+      properties: {
+        interval_seconds: { type: 'number' },
+        points: {
+          type: 'array',
+          items: {
+            type: 'object',
+            properties: {
+              at: { type: 'integer' },
+              tasks: { type: 'integer' },
+              failed: { type: 'integer' },
+              input_tokens: { type: 'integer' },
+              output_tokens: { type: 'integer' },
+              refused: nullableNumber,
+              audits_agreed: nullableNumber,
+              audits_caught: nullableNumber,
+              audits_inconclusive: nullableNumber
+            }
+          }
+        }
+      }
+    }
+  }
+} as const
+
+/** Health, bootstrap info for nodes, the public network view, the event stream and the models nodes serve. */
+export function registerNetworkRoutes (app: FastifyInstance, components: { host: DriaHost, network: NetworkView, status: NetworkStatus, stream: EventStream, auth: Authenticator, metrics: CoordinatorMetrics | null }): void {
+  const { host, network, status, stream, auth, metrics } = components
   const started = Math.floor(Date.now() / 1000)
 
   app.get('/health', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({ status: 'ok' }))
@@ -68,35 +138,20 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
   }))
 
+  // The network view is public and read-only: aggregate numbers and what nodes advertise anyway.
   app.get('/api/v0/network/nodes', {
     schema: { response: withErrors({ 200: listOf(nodeSchema) }) }
-  }, async (request) => {
-    await auth.authenticate(request)
-    return {
-      object: 'list',
-      data: network.sessions().map(session => {
-        const status = trust.status(session.id)
-        return {
-          peer_id: session.id,
-          engine: session.hello.engine,
-          version: session.hello.agent,
-          models: [...session.models.values()].map(m => ({
-            name: m.name,
-            digest: m.digest,
-            kind: modelKindName(m.kind),
-            tokens_per_second: Math.round(m.tokensPerSecond)
-          })),
-          slots_total: session.hello.slots,
-          queue_depth: session.hello.queueDepth,
-          window: session.capacity.limit,
-          in_flight: session.outstanding,
-          connected_since: Math.floor(session.openedAt / 1000),
-          trust: { level: status.level, reason: status.reason ?? null, since: Math.floor(status.since / 1000) },
-          served: status.served,
-          checks: status.checks
-        }
-      })
-    }
+  }, async () => ({ object: 'list', data: status.nodes() }))
+
+  app.get('/api/v0/network/stats', {
+    schema: { response: withErrors({ 200: statsSchema }) }
+  }, async () => await status.stats({ history: true }))
+
+  // Public network events for anyone; with a key, that key's batch events on the same stream.
+  app.get('/api/v0/events', async (request, reply) => {
+    const owner = presentedKey(request) === undefined ? undefined : (await auth.authenticate(request)).keyId
+    stream.attach(reply.raw, { owner })
+    reply.hijack()
   })
 
   app.get('/v1/models', {

@@ -10,6 +10,7 @@ import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
 import type { Trust } from '../trust/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
+import type { EventBus } from '../events/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
@@ -57,8 +58,9 @@ const now = (): number => Math.floor(Date.now() / 1000)
  * expired, cancelling and cancelled. Every step is persisted before it takes effect, and
  * `start()` resumes whatever a crash interrupted.
  */
-export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, trust: Trust, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null }, init: BatchServiceInit = {}): BatchService {
+export function createBatchService (components: { store: Store, files: FileService, scheduler: Scheduler, network: NetworkView, trust: Trust, webhooks: WebhookSender, logger: Logger, metrics: CoordinatorMetrics | null, events?: EventBus | null }, init: BatchServiceInit = {}): BatchService {
   const { store, files, scheduler, network, trust, webhooks, metrics } = components
+  const events = components.events ?? null
   const log = components.logger.child({ module: 'batches' })
   const windowSeconds = init.completionWindowSeconds ?? COMPLETION_WINDOW_SECONDS
   /** Live copies of unfinished batches: the single writer of their records. */
@@ -80,6 +82,7 @@ export function createBatchService (components: { store: Store, files: FileServi
 
   async function save (batch: BatchRecord): Promise<void> {
     await store.batches.put(batch)
+    events?.publish({ type: 'batch.updated', batch })
   }
 
   async function transition (batch: BatchRecord, status: BatchStatus, stamp: keyof BatchObject | null): Promise<void> {
@@ -193,6 +196,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     } else {
       batch.request_counts.failed++
     }
+    events?.publish({ type: 'batch.updated', batch })
     finalizeIfDone(batch)
   }
 
@@ -229,7 +233,7 @@ export function createBatchService (components: { store: Store, files: FileServi
         if (row.state === 'pending' || row.state === 'assigned') {
           await store.tasks.markFailed(row, { code, message })
           batch.request_counts.failed++
-          metrics?.tasksSettled.inc({ state: 'failed' })
+          metrics?.tasksSettled.inc({ state: code === 'batch_cancelled' ? 'cancelled' : 'expired' })
         }
       }
       await writeResults(batch)

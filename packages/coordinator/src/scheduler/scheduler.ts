@@ -4,6 +4,7 @@ import {
   DEFAULT_BACKUP_AFTER_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_WINDOW, DEFAULT_REALTIME_SHARE, DEFAULT_TASK_TIMEOUT_MS,
   HELD_RECHECK_MS, UNTRUSTED_MAX_WINDOW
 } from '../constants.js'
+import { timeTaskRun } from '../metrics/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { NetworkView, NodeSession, TaskReply } from '../network/index.js'
 import type { Store, TaskFailure, TaskOutcome, TaskRow } from '../store/index.js'
@@ -220,6 +221,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     job.flights.add(flight)
     flights++
     const endTimer = metrics?.taskSeconds.startTimer()
+    const endRun = timeTaskRun(metrics, job.model)
     session.run(request, { deadlineMs, signal: flight.controller.signal }).then(
       (reply): { reply?: TaskReply, err?: unknown } => ({ reply }),
       (err: unknown): { reply?: TaskReply, err?: unknown } => ({ err })
@@ -227,6 +229,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       job.flights.delete(flight)
       flights--
       endTimer?.()
+      endRun(reply)
       // The node has room again now, whatever checking its answer takes.
       fill(session)
       if (flight.controller.signal.aborted || job.settled) return
@@ -490,8 +493,15 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       entry.reject(entry.signal.reason)
       return
     }
+    const endRun = timeTaskRun(metrics, entry.request.model)
     session.run(entry.request, { deadlineMs: entry.deadlineMs, signal: entry.signal })
-      .then(entry.resolve, entry.reject)
+      .then(reply => {
+        endRun(reply)
+        entry.resolve(reply)
+      }, err => {
+        endRun(undefined)
+        entry.reject(err)
+      })
       .finally(() => { fill(session) })
   }
 

@@ -12,12 +12,15 @@ export interface FinishedTask {
   coordinator: string
   /** The error code when the engine failed; undefined on success. */
   error?: string
+  promptTokens: number
   completionTokens: number
   engineMs: number
 }
 
 export interface TaskObserver {
   taskFinished?(task: FinishedTask): void
+  /** A task refused at admission (at capacity, model not served, shutting down…). */
+  taskRejected?(code: RejectionCode): void
   /** The latest report a coordinator sent about this node. */
   coordinatorReport?(coordinator: string, report: NodeReport): void
 }
@@ -65,6 +68,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
     log.info({ coordinator, agent: session.remote.agent, version: session.version }, 'coordinator session opened')
 
     const refuse = (request: TaskRequest, code: RejectionCode, message: string): void => {
+      observer?.taskRejected?.(code)
       channel.send({ ack: { taskId: request.taskId, rejection: { taskId: request.taskId, code, message } } })
     }
 
@@ -77,10 +81,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
       if (closing) return refuse(request, RejectionCode.REJECTION_CODE_SHUTTING_DOWN, 'node is shutting down')
       if (tasks.has(request.taskId)) return refuse(request, RejectionCode.REJECTION_CODE_DUPLICATE_TASK, 'a task with this id is already running')
       const prepared = runner.prepare(request)
-      if (!('request' in prepared)) {
-        channel.send({ ack: { taskId: request.taskId, rejection: prepared } })
-        return
-      }
+      if (!('request' in prepared)) return refuse(request, prepared.code, prepared.message)
       const controller = new AbortController()
       const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : init.defaultTimeoutMs
       const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])
@@ -112,6 +113,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
         model: result.model,
         coordinator,
         error: result.error?.code,
+        promptTokens: result.usage?.promptTokens ?? 0,
         completionTokens: result.usage?.completionTokens ?? 0,
         engineMs: result.timings?.engineMs ?? 0
       })
@@ -157,5 +159,16 @@ function handedBack (request: TaskRequest, code: string, message: string): TaskR
     output: new Uint8Array(0),
     error: { code, message, retryable: true },
     signature: new Uint8Array(0)
+  }
+}
+
+/** One observer that tells each of `observers` (absent ones skipped). */
+export function combineObservers (observers: Array<TaskObserver | undefined>): TaskObserver | undefined {
+  const present = observers.filter((o): o is TaskObserver => o !== undefined)
+  if (present.length <= 1) return present[0]
+  return {
+    taskFinished: task => { present.forEach(o => o.taskFinished?.(task)) },
+    taskRejected: code => { present.forEach(o => o.taskRejected?.(code)) },
+    coordinatorReport: (coordinator, report) => { present.forEach(o => o.coordinatorReport?.(coordinator, report)) }
   }
 }

@@ -11,6 +11,7 @@ import { KEEP_ALIVE } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import type { Libp2pOptions } from 'libp2p'
 import {
   BOOTSTRAP_DIAL_DELAY_MS, BOOTSTRAP_RECONNECT_FACTOR, BOOTSTRAP_RECONNECT_INTERVAL_MS, BOOTSTRAP_RECONNECT_RETRIES, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
   MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, YAMUX_MAX_EARLY_STREAMS
@@ -31,6 +32,8 @@ export interface DriaHostInit {
   bootstrap?: string[]
   /** Multiaddrs to advertise instead of the listen addresses (e.g. behind NAT). */
   announce?: string[]
+  /** libp2p's metrics implementation (e.g. `@libp2p/prometheus-metrics`); none by default. */
+  metrics?: Libp2pOptions['metrics']
 }
 
 export type DriaHost = Libp2p<{ dht: KadDHT, identify: Identify, identifyPush: IdentifyPush, ping: Ping }>
@@ -51,6 +54,7 @@ export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost
       listen: [listenAddress(init.listenHost ?? DEFAULT_LISTEN_HOST, init.listenPort ?? 0)],
       announce: init.announce
     },
+    metrics: init.metrics,
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ maxEarlyStreams: YAMUX_MAX_EARLY_STREAMS })],

@@ -1,0 +1,5 @@
+export { createEventBus } from './event-bus.js'
+export type { EventBus, EventListener } from './event-bus.js'
+export { createEventStream } from './event-stream.js'
+export type { EventStream, EventStreamComponents, EventStreamInit, NetworkSnapshot, Viewer } from './event-stream.js'
+export type { CoordinatorEvent, CoordinatorEventType } from './types.js'

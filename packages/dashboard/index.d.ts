@@ -1,0 +1,2 @@
+/** Where `pnpm build` puts the built web console; absent when only the back end was built. */
+export declare const assetsDir: string
