@@ -47,7 +47,9 @@ export const TRUST_FLUSH_MS = 1_000
 /** Upper bound of any task's deadline; the node gets a slightly shorter one. */
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000
 /** Deadline = base + factor x tokens x measured ms per token x work queued ahead on the node. */
-export const DEADLINE_BASE_MS = 10_000
+export const DEADLINE_BASE_MS = 3_000
+/** The base while no node serving the model has answered yet (models may still be loading). */
+export const UNKNOWN_SPEED_BASE_MS = 10_000
 export const DEADLINE_FACTOR = 4
 /** Assumed speed before any node serving the model has answered (deliberately slow: 20 tokens/s). */
 export const DEFAULT_MS_PER_TOKEN = 50

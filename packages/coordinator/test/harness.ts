@@ -4,8 +4,8 @@ import type { IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import type { Batch } from 'openai/resources/batches'
-import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
-import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
+import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, startTestNode, tempDir } from '@dria/testkit'
+import type { CoordinatorProcess, NodeProcess, TestNodeConfig } from '@dria/testkit'
 
 /** Shared set-up of the coordinator e2e tests: real processes on the stories260K model. */
 
@@ -161,5 +161,62 @@ export async function startWebhookReceiver (): Promise<WebhookReceiver> {
       server.closeAllConnections()
       await new Promise(resolve => server.close(resolve))
     }
+  }
+}
+
+/** A synthetic model every synthetic test node serves (deterministic text at a set speed). */
+export const SYNTHETIC_MODEL = 'synthetic-1b'
+
+export interface SyntheticNodeSpec {
+  slots?: number
+  tokensPerSecond?: number
+  cheat?: TestNodeConfig['cheat']
+  verifier?: TestNodeConfig['verifier']
+  crashAfter?: number
+  flapEveryMs?: number
+}
+
+/** A coordinator and real node daemons around synthetic (or cheating synthetic) engines. */
+export async function startSyntheticNetwork (options: { apiKeys: string[], nodes: SyntheticNodeSpec[], coordinatorArgs?: string[] }): Promise<TestNetwork & { addNode: (spec: SyntheticNodeSpec) => Promise<NodeProcess> }> {
+  const dir = await tempDir('dria-synthetic-')
+  const started: Array<CoordinatorProcess | NodeProcess> = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(started.map(async p => await p.stop(2_000)))
+    await dir.remove()
+  }
+  let count = 0
+  try {
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys, args: options.coordinatorArgs })
+    started.push(coordinator)
+    const addNode = async (spec: SyntheticNodeSpec): Promise<NodeProcess> => {
+      const node = await startTestNode({
+        dataDir: join(dir.path, `node-${count++}`),
+        bootstrap: coordinator.multiaddrs,
+        slots: spec.slots ?? 4,
+        engine: { type: 'synthetic', models: [{ name: SYNTHETIC_MODEL }], tokensPerSecond: spec.tokensPerSecond ?? 400 },
+        cheat: spec.cheat,
+        verifier: spec.verifier,
+        crashAfter: spec.crashAfter,
+        flapEveryMs: spec.flapEveryMs
+      })
+      started.push(node)
+      return node
+    }
+    const nodes = await Promise.all(options.nodes.map(addNode))
+    return { coordinator, nodes, dir: dir.path, stop, addNode }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** Waits until the coordinator's view lists `model` on `count` nodes. */
+export async function waitForModelNodes (openai: OpenAI, model: string, count: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const models = await openai.models.list()
+    if (models.data.some(m => m.id === model && (m as unknown as { nodes: number }).nodes === count)) return
+    if (Date.now() > deadline) throw new Error(`the coordinator did not see ${count} node(s) serving ${model}`)
+    await sleep(100)
   }
 }

@@ -55,8 +55,14 @@ export interface NodeDaemon {
   stop(): Promise<void>
 }
 
+export interface NodeDaemonComponents {
+  logger: Logger
+  /** An engine already open (tests and benchmarks inject synthetic or faulty ones); default: opened from `init`. */
+  engine?: InferenceEngine
+}
+
 /** Starts a node: identity, libp2p host, engine, measured models, task server, advertising. */
-export async function startNodeDaemon (components: { logger: Logger }, init: NodeDaemonInit): Promise<NodeDaemon> {
+export async function startNodeDaemon (components: NodeDaemonComponents, init: NodeDaemonInit): Promise<NodeDaemon> {
   const log = components.logger
   const slots = init.slots ?? DEFAULT_SLOTS
   const queue = new WorkQueue({ slots, queueDepth: init.queueDepth ?? slots })
@@ -66,7 +72,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
   const [host, engine] = await Promise.all([
     createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap, metrics: metrics?.libp2p }),
-    openEngine(components, {
+    components.engine ?? openEngine(components, {
       engine: init.engine ?? 'auto',
       ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
       modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),

@@ -149,11 +149,13 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
       return
     }
     open.set(id, session)
-    backoff.delete(id)
     log.info({ peer: id, agent: session.hello.agent, version: session.version, models: [...session.models.keys()], slots: session.hello.slots, queueDepth: session.hello.queueDepth }, 'node joined')
     session.onClose(err => {
       if (open.get(id) !== session) return
       open.delete(id)
+      // A session that did work starts its peer's backoff over; one that answered nothing
+      // (a black hole, a peer that hangs up at once) makes the next wait longer.
+      if (session.answered > 0) backoff.delete(id)
       backOff(id)
       log.info({ peer: id, reason: err?.message ?? 'closed' }, 'node gone')
       changed()

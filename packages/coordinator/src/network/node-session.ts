@@ -43,6 +43,8 @@ export interface NodeSession {
   readonly open: boolean
   /** Round trip of the last ping. */
   readonly rttMs: number
+  /** Tasks it answered with a result in this session. */
+  readonly answered: number
   /**
    * Sends a task and resolves with the node's answer (result or refusal). Rejects with a
    * retryable DriaError: TASK_NO_ACK, TASK_TIMEOUT (past the deadline; the node is told to
@@ -92,6 +94,7 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
   let nonce = 0
   let rttMs = 0
   let silentFailures = 0
+  let answered = 0
 
   function settle (taskId: string): Pending | undefined {
     const entry = pending.get(taskId)
@@ -140,6 +143,7 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
       if (entry === undefined) return // late: already timed out or cancelled
       silentFailures = 0
       if (result != null) {
+        answered++
         capacity.answered()
         observe(entry, result)
         entry.resolve({ result })
@@ -194,6 +198,7 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
     get outstanding () { return pending.size },
     get open () { return channel.open },
     get rttMs () { return rttMs },
+    get answered () { return answered },
     async run (request, options) {
       options.signal?.throwIfAborted()
       if (!channel.open) throw new DriaError('SESSION_CLOSED', 'the session is closed', { retryable: true })

@@ -1,4 +1,4 @@
-import { DEADLINE_BASE_MS, DEADLINE_FACTOR, DEFAULT_MS_PER_TOKEN } from '../constants.js'
+import { DEADLINE_BASE_MS, DEADLINE_FACTOR, DEFAULT_MS_PER_TOKEN, UNKNOWN_SPEED_BASE_MS } from '../constants.js'
 import type { NodeSession } from '../network/index.js'
 
 export interface DeadlineComponents {
@@ -40,19 +40,23 @@ export function createDeadlines (components: DeadlineComponents, init: DeadlineI
   const typical = new Map<string, number>()
   const networkSpeed = new Map<string, number | undefined>()
 
-  function msPerToken (session: NodeSession, model: string): number {
+  /** The node's measured speed, else the network's, else undefined. */
+  function msPerToken (session: NodeSession, model: string): number | undefined {
     const own = session.msPerToken(model)
     if (own !== undefined) return own
     if (!networkSpeed.has(model)) {
       networkSpeed.set(model, median(components.sessionsFor(model).map(s => s.msPerToken(model)).filter((v): v is number => v !== undefined)))
     }
-    return networkSpeed.get(model) ?? DEFAULT_MS_PER_TOKEN
+    return networkSpeed.get(model)
   }
 
   return {
     forTask (session, model, tokens) {
       const ahead = 1 + session.outstanding / Math.max(1, session.hello.slots)
-      return Math.min(init.maxMs, Math.round(DEADLINE_BASE_MS + DEADLINE_FACTOR * tokens * msPerToken(session, model) * ahead))
+      const measured = msPerToken(session, model)
+      // Until anyone has answered, allow for cold starts (a model still loading).
+      const base = measured === undefined ? UNKNOWN_SPEED_BASE_MS : DEADLINE_BASE_MS
+      return Math.min(init.maxMs, Math.round(base + DEADLINE_FACTOR * tokens * (measured ?? DEFAULT_MS_PER_TOKEN) * ahead))
     },
     completed (model, ms) {
       const previous = typical.get(model)

@@ -1,1 +1,2 @@
-
+export * from './cheating-engine.js'
+export * from './hostile-peer.js'

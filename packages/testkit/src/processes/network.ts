@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawnDria } from './spawn.js'
 import type { DriaProcess } from './spawn.js'
+import type { TestNodeConfig } from '../bin/test-node.js'
 
 export interface CoordinatorProcess extends DriaProcess {
   url: string
@@ -34,6 +35,13 @@ export async function startNodeProcess (options: { dataDir: string, bootstrap: s
   ], { env: options.env, echo: options.echo })
   const ready = await proc.waitFor('node ready', { timeoutMs: 60_000 })
   return Object.assign(proc, { peerId: ready.peerId as string, multiaddrs: ready.multiaddrs as string[], dataDir: options.dataDir })
+}
+
+/** Starts a test node (synthetic or cheating engine, real daemon) and waits until it has advertised. */
+export async function startTestNode (config: TestNodeConfig, options: { env?: Record<string, string>, echo?: boolean } = {}): Promise<NodeProcess> {
+  const proc = spawnDria('test-node', [JSON.stringify(config)], options)
+  const ready = await proc.waitFor('node ready', { timeoutMs: 60_000 })
+  return Object.assign(proc, { peerId: ready.peerId as string, multiaddrs: ready.multiaddrs as string[], dataDir: config.dataDir })
 }
 
 /** A temp directory removed by the returned cleanup. */

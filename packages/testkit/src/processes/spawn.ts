@@ -12,7 +12,9 @@ export const SHARED_MODELS_DIR = `${REPO_ROOT}../shared/models`
 export const BINARIES = {
   node: `${REPO_ROOT}packages/node/bin/dria-node.js`,
   coordinator: `${REPO_ROOT}packages/coordinator/bin/dria-coordinator.js`,
-  cli: `${REPO_ROOT}packages/cli/bin/dria.js`
+  cli: `${REPO_ROOT}packages/cli/bin/dria.js`,
+  /** The node daemon around a synthetic or cheating engine (tests and benchmarks). */
+  'test-node': `${REPO_ROOT}packages/testkit/bin/dria-test-node.js`
 } as const
 
 export interface LogLine {

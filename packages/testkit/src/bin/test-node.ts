@@ -1,0 +1,59 @@
+/**
+ * `dria-test-node '<json config>'`: the real node daemon around a synthetic or cheating engine,
+ * as a real process, for e2e tests and benchmarks. It logs like `dria-node` ("node ready").
+ */
+import '@dria/protocol/polyfill'
+import { createLlamaCppEngine } from '@dria/engines'
+import type { InferenceEngine } from '@dria/engines'
+import { startNodeDaemon } from '@dria/node'
+import { createLogger, runService } from '@dria/protocol'
+import { cheatingEngine } from '../faults/index.js'
+import type { Cheat, VerifierCheat } from '../faults/index.js'
+import { createSyntheticEngine } from '../synthetic/index.js'
+import type { SyntheticModel } from '../synthetic/index.js'
+
+export interface TestNodeConfig {
+  dataDir: string
+  bootstrap: string[]
+  slots?: number
+  queueDepth?: number
+  engine:
+  | { type: 'llamacpp', modelsDir: string, models?: string[], threads?: number }
+  | { type: 'synthetic', models: SyntheticModel[], tokensPerSecond?: number }
+  cheat?: Cheat
+  verifier?: VerifierCheat
+  /** Dies (SIGKILL) after finishing this many tasks. */
+  crashAfter?: number
+  /** Hangs up every connection this often (it redials its bootstrap peers). */
+  flapEveryMs?: number
+}
+
+const config = JSON.parse(process.argv[2]) as TestNodeConfig
+const logger = createLogger('dria-test-node', process.env.DRIA_LOG_LEVEL ?? 'info')
+
+await runService(logger, 'test node failed to start', async () => {
+  const slots = config.slots ?? 4
+  const base: InferenceEngine = config.engine.type === 'synthetic'
+    ? createSyntheticEngine({ models: config.engine.models, tokensPerSecond: config.engine.tokensPerSecond })
+    : await createLlamaCppEngine({ logger }, { modelsDir: config.engine.modelsDir, models: config.engine.models, threads: config.engine.threads ?? 1, slots })
+  const engine = config.cheat === undefined && config.verifier === undefined ? base : cheatingEngine(base, config.cheat, config.verifier)
+  let finished = 0
+  const daemon = await startNodeDaemon({ logger, engine }, {
+    dataDir: config.dataDir,
+    bootstrap: config.bootstrap,
+    slots,
+    queueDepth: config.queueDepth,
+    observer: {
+      taskFinished () {
+        if (config.crashAfter !== undefined && ++finished >= config.crashAfter) process.kill(process.pid, 'SIGKILL')
+      }
+    }
+  })
+  if (config.flapEveryMs !== undefined) {
+    const timer = setInterval(() => {
+      for (const connection of daemon.host.getConnections()) void connection.close().catch(() => {})
+    }, config.flapEveryMs)
+    timer.unref()
+  }
+  return daemon
+})

@@ -1,0 +1,1 @@
+export * from './synthetic-engine.js'
