@@ -3,19 +3,19 @@ import { createLlamaCppEngine } from '@dria/engines'
 import { createLogger } from '@dria/protocol'
 import { startDishonestNode } from '@dria/testkit'
 import type { DishonestNode } from '@dria/testkit'
-import { HAS_MODEL, MODEL, MODELS_DIR, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
+import { MODEL, MODELS_DIR, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-audit'
-const DIGEST = 'sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d'
 const LIE = 'The moon is made of cheese and so is everything else.'
 const PROMPTS = ['Once upon a time', 'The little dog', 'A girl named Lily']
 const LINES = 90
 
-describe.runIf(HAS_MODEL)('a dishonest node among honest ones', () => {
+describe('a dishonest node among honest ones', () => {
   let network: TestNetwork
   let liar: DishonestNode
   const expected = new Map<string, string>()
+  let digest: string
 
   beforeAll(async () => {
     // What an honest node answers: the same engine, greedy.
@@ -23,9 +23,11 @@ describe.runIf(HAS_MODEL)('a dishonest node among honest ones', () => {
     for (const prompt of PROMPTS) {
       expected.set(prompt, (await engine.chat({ model: MODEL, messages: [{ role: 'user', content: prompt }], maxTokens: 24, temperature: 0 })).text)
     }
+    // The liar claims the real model's digest, so only re-execution can catch it.
+    digest = (await engine.listModels())[0].digest
     await engine.close()
     network = await startNetwork({ apiKeys: [API_KEY], nodes: 2, slots: 2, coordinatorArgs: ['--audit-rate', '0.5', '--quarantine-strikes', '2'] })
-    liar = await startDishonestNode({ bootstrap: network.coordinator.multiaddrs, model: MODEL, digest: DIGEST, slots: 4, answer: LIE })
+    liar = await startDishonestNode({ bootstrap: network.coordinator.multiaddrs, model: MODEL, digest, slots: 4, answer: LIE })
   }, 120_000)
 
   afterAll(async () => {

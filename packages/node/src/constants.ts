@@ -15,3 +15,18 @@ export const DEFAULT_TASK_TIMEOUT_MS = 10 * 60_000
 /** How long SIGTERM waits for in-flight tasks before aborting them (they are handed back as retryable). */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000
 export const IDENTITY_FILE = 'peer-key'
+/** How long start-up waits for Ollama's `/api/version` before calling it unreachable. */
+export const OLLAMA_PROBE_TIMEOUT_MS = 1_000
+/** `--gpu`: llama.cpp uses a GPU when its GPU binaries are installed and find a device. */
+export const DEFAULT_GPU = 'auto'
+/** Pull progress is logged at every status change and every this many percent. */
+export const PULL_PROGRESS_STEP_PERCENT = 10
+/** Loopback port of the status endpoint that `dria-node status` and `models` read. */
+export const DEFAULT_STATUS_PORT = 4100
+export const STATUS_HOST = '127.0.0.1'
+/** A node with no peer this long warns (and keeps warning at this interval) until one connects. */
+export const DEFAULT_CONNECT_WARN_MS = 30_000
+/** `start` reads `<data-dir>/config.json` (what `setup` writes) when no `--config` is given. */
+export const CONFIG_FILE = 'config.json'
+/** Rounds `benchmark` and `setup` measure each model (the median is reported). */
+export const DEFAULT_BENCHMARK_ROUNDS = 3

@@ -1,17 +1,20 @@
 import { join } from 'node:path'
 import { createDiscovery, createDriaHost, createTaskServer } from '@dria/p2p'
-import type { InferenceEngine } from '@dria/engines'
+import type { GpuChoice, InferenceEngine } from '@dria/engines'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import { createAdvertiser } from './advertising/index.js'
 import {
-  DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
-  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
+  DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_CONNECT_WARN_MS, DEFAULT_GPU, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_STATUS_PORT, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
-import { openEngine, selectModels } from './engine/index.js'
+import { describeProbes, modelsDirOf, openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
+import { listenError, validateAnnounce, validateBootstrap, watchConnectivity } from './network/index.js'
 import { Slots } from './slots.js'
+import { countTasks, createNodeStatus, startStatusServer } from './status/index.js'
+import type { NodeStatus } from './status/index.js'
 import { createTaskHandler } from './tasks/index.js'
 
 export interface NodeDaemonInit {
@@ -32,6 +35,18 @@ export interface NodeDaemonInit {
   slots?: number
   threads?: number
   minTps?: number
+  /** llama.cpp's GPU use; default `auto`. */
+  gpu?: GpuChoice
+  /** With nothing else to serve, serve the generated demo model (default false). */
+  demoModel?: boolean
+  /** Ollama pulls the `models` it lacks before the node starts (default false). */
+  pull?: boolean
+  /** Addresses peers should dial instead of the listen addresses (NAT, port forwarding). */
+  announce?: string[]
+  /** Loopback port of the status endpoint; default 4100, 0 picks a free one. */
+  statusPort?: number
+  /** Warn when no peer has been connected this long, and again at this interval; default 30 s. */
+  connectWarnMs?: number
   advertiseIntervalMs?: number
   shutdownGraceMs?: number
 }
@@ -40,6 +55,10 @@ export interface NodeDaemon {
   readonly host: DriaHost
   readonly models: ServedModel[]
   readonly slots: Slots
+  /** Counters and coordinator reports; the p2p session calls `status.recordCoordinatorReport`. */
+  readonly status: NodeStatus
+  /** Base URL of the loopback status endpoint. */
+  readonly statusUrl: string
   /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
   stop(): Promise<void>
 }
@@ -47,24 +66,49 @@ export interface NodeDaemon {
 /** Starts a node: identity, libp2p host, engine, measured models, task server, advertising. */
 export async function startNodeDaemon (components: { logger: Logger }, init: NodeDaemonInit): Promise<NodeDaemon> {
   const log = components.logger
+  const bootstrap = init.bootstrap ?? []
+  validateBootstrap(bootstrap)
+  validateAnnounce(init.announce ?? [])
   const slots = new Slots(init.slots ?? DEFAULT_SLOTS)
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
+  const listenHost = init.listenHost ?? '127.0.0.1'
+  const listenPort = init.p2pPort ?? 0
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
-  const [host, engine] = await Promise.all([
-    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap }),
+  const [hosted, opened] = await Promise.allSettled([
+    createDriaHost({ privateKey, listenHost, listenPort, bootstrap, announce: init.announce }).catch(err => { throw listenError(err, listenHost, listenPort) }),
     openEngine(components, {
       engine: init.engine ?? 'auto',
       ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
-      modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),
+      modelsDir: modelsDirOf(init.dataDir, init.modelsDir),
       models: init.models,
       threads: init.threads,
-      slots: slots.total
+      slots: slots.total,
+      gpu: init.gpu ?? DEFAULT_GPU,
+      demoModel: init.demoModel ?? false,
+      pull: init.pull ?? false
     })
   ])
+  if (hosted.status === 'rejected' || opened.status === 'rejected') {
+    await Promise.allSettled([
+      hosted.status === 'fulfilled' ? hosted.value.stop() : undefined,
+      opened.status === 'fulfilled' ? opened.value.engine.close() : undefined
+    ])
+    throw hosted.status === 'rejected' ? hosted.reason : (opened as PromiseRejectedResult).reason
+  }
+  const host = hosted.value
+  const { engine } = opened.value
   let models: ServedModel[]
+  let status: NodeStatus
+  let statusServer: Awaited<ReturnType<typeof startStatusServer>>
   try {
-    models = await selectModels({ engine, logger: log }, { models: init.models, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+    const selection = await selectModels({ engine, logger: log }, { opened: opened.value, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+    models = selection.served
+    status = createNodeStatus({ host, slots }, { engine: engine.name, models: selection.entries, bootstrap })
+    statusServer = await startStatusServer({ status }, {
+      port: init.statusPort ?? DEFAULT_STATUS_PORT,
+      tried: describeProbes(opened.value.probes.ollama, opened.value.probes.modelsDir)
+    })
   } catch (err) {
     await Promise.all([engine.close(), host.stop()])
     throw err
@@ -75,7 +119,7 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS
   })
   const server = createTaskServer({ host, logger: log }, {
-    handler: handler.handle,
+    handler: countTasks(handler.handle, { status, logger: log }),
     maxInboundStreams: Math.max(64, slots.total * 4)
   })
   await server.start()
@@ -88,20 +132,26 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
     reprovideIntervalMs: DEFAULT_REPROVIDE_INTERVAL_MS
   })
   await advertiser.start()
+  const connectivity = watchConnectivity({ host, logger: log }, { bootstrap, warnAfterMs: init.connectWarnMs ?? DEFAULT_CONNECT_WARN_MS })
   log.info({
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
     models: models.map(m => m.info.name),
-    slots: slots.total
+    slots: slots.total,
+    statusUrl: statusServer.url
   }, 'node ready')
 
   return {
     host,
     models,
     slots,
+    status,
+    statusUrl: statusServer.url,
     async stop () {
       handler.close()
       advertiser.stop()
+      connectivity.stop()
+      await statusServer.close()
       await stopEngineGracefully(engine, slots, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
       // Answers of the last tasks (results or handed-back errors) are still being written.
       await server.stop({ graceMs: 2_000 })

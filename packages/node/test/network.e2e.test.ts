@@ -1,16 +1,19 @@
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import { TaskKind, createLogger, verifyTaskResult } from '@dria/protocol'
-import { SHARED_MODELS_DIR, startNodeProcess, tempDir } from '@dria/testkit'
+import { createLlamaCppEngine } from '@dria/engines'
+import { startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 
-const MODEL = 'stories260K'
+const models = await testModels()
+const MODEL = models.main
+/** Served too: its generations run to max_tokens, so tasks on it are reliably in flight for a while. */
+const LONG = models.other
 
-describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria-node processes on one DHT', () => {
+describe('three dria-node processes on one DHT', () => {
   const logger = createLogger('test')
   let dir: Awaited<ReturnType<typeof tempDir>>
   let bootstrap: DriaHost
@@ -23,7 +26,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
     nodes.push(...await Promise.all([1, 2, 3].map(i => startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),
       bootstrap: addrs,
-      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '2']
+      args: ['--models-dir', models.dir, '--models', `${MODEL},${LONG}`, '--slots', '2']
     }))))
   }, 120_000)
 
@@ -35,6 +38,9 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
 
   it('each node finds the others as providers of the model and reads their signed capacity', async () => {
     // Ask through a node-independent peer: a fresh host that only knows the bootstrap peer.
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir: models.dir, models: [MODEL], threads: 1, slots: 1 })
+    const [{ digest }] = await engine.listModels()
+    await engine.close()
     const probe = await createDriaHost({ listenPort: 0, bootstrap: bootstrap.getMultiaddrs().map(ma => ma.toString()) })
     try {
       const discovery = createDiscovery({ host: probe, logger })
@@ -46,8 +52,8 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
       expect(providers.sort()).toEqual(nodes.map(n => n.peerId).sort())
       for (const node of nodes) {
         const record = await discovery.fetchCapacity(peerIdFromString(node.peerId), { signal: AbortSignal.timeout(5_000) })
-        expect(record?.models.map(m => m.name)).toEqual([MODEL])
-        expect(record?.models[0].digest).toBe('sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d')
+        expect(record?.models.map(m => m.name)).toEqual([MODEL, LONG])
+        expect(record?.models[0].digest).toBe(digest)
         expect(record?.slotsTotal).toBe(2)
         expect(record?.models[0].tokensPerSecond).toBeGreaterThan(0)
       }
@@ -81,7 +87,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
   it('refuses work beyond its slots with AT_CAPACITY and a model it does not serve with MODEL_NOT_SERVED', async () => {
     const client = createTaskClient({ host: bootstrap, logger })
     const peerId = peerIdFromString(nodes[0].peerId)
-    const request = (taskId: string, model = MODEL): Parameters<typeof client.run>[1] => ({
+    const request = (taskId: string, model = LONG): Parameters<typeof client.run>[1] => ({
       taskId,
       attempt: 1,
       kind: TaskKind.TASK_KIND_COMPLETION,
@@ -107,8 +113,8 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
       taskId: 'in-flight',
       attempt: 1,
       kind: TaskKind.TASK_KIND_COMPLETION,
-      model: MODEL,
-      body: new TextEncoder().encode(JSON.stringify({ model: MODEL, prompt: 'Once upon a time', max_tokens: 400, temperature: 0 })),
+      model: LONG,
+      body: new TextEncoder().encode(JSON.stringify({ model: LONG, prompt: 'Once upon a time', max_tokens: 400, temperature: 0 })),
       timeoutMs: 30_000
     })
     await new Promise(resolve => setTimeout(resolve, 30))

@@ -12,6 +12,8 @@ export interface CoordinatorProcess extends DriaProcess {
 
 export interface NodeProcess extends DriaProcess {
   peerId: string
+  /** Base URL of its loopback status endpoint (what `dria-node status --status-port` reads). */
+  statusUrl: string
   /** Listen addresses, each ending in /p2p/<peerId>. */
   multiaddrs: string[]
   dataDir: string
@@ -29,11 +31,11 @@ export async function startCoordinatorProcess (options: { dataDir: string, apiKe
 /** Starts `dria-node start` bootstrapped to `bootstrap` and waits until it has advertised. */
 export async function startNodeProcess (options: { dataDir: string, bootstrap: string[], args?: string[], env?: Record<string, string>, echo?: boolean }): Promise<NodeProcess> {
   const proc = spawnDria('node', [
-    'start', '--p2p-port', '0', '--data-dir', options.dataDir, '--engine', 'llamacpp', '--threads', '1',
+    'start', '--p2p-port', '0', '--status-port', '0', '--data-dir', options.dataDir, '--engine', 'llamacpp', '--threads', '1',
     ...options.bootstrap.flatMap(b => ['--bootstrap', b]), ...(options.args ?? [])
   ], { env: options.env, echo: options.echo })
   const ready = await proc.waitFor('node ready', { timeoutMs: 60_000 })
-  return Object.assign(proc, { peerId: ready.peerId as string, multiaddrs: ready.multiaddrs as string[], dataDir: options.dataDir })
+  return Object.assign(proc, { peerId: ready.peerId as string, statusUrl: ready.statusUrl as string, multiaddrs: ready.multiaddrs as string[], dataDir: options.dataDir })
 }
 
 /** A temp directory removed by the returned cleanup. */

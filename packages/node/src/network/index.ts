@@ -1,0 +1,3 @@
+export { listenError, validateAnnounce, validateBootstrap } from './addresses.js'
+export { watchConnectivity } from './connectivity.js'
+export type { ConnectivityWatch } from './connectivity.js'
