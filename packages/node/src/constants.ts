@@ -30,3 +30,5 @@ export const DEFAULT_CONNECT_WARN_MS = 30_000
 export const CONFIG_FILE = 'config.json'
 /** Rounds `benchmark` and `setup` measure each model (the median is reported). */
 export const DEFAULT_BENCHMARK_ROUNDS = 3
+/** While no peer is connected, the bootstrap peers are dialled again this often. */
+export const BOOTSTRAP_REDIAL_MS = 5_000

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createLlamaCppEngine, createOllamaEngine, isOllamaReachable, measureTokensPerSecond } from '@dria/engines'
+import { createLlamaCppEngine, createOllamaEngine, isOllamaReachable, measureTokensPerSecond, pullOllamaModel } from '@dria/engines'
+import type { PullProgress } from '@dria/engines'
 import { createLogger, isDriaError } from '@dria/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { testModels } from '../models/index.js'
@@ -223,6 +224,34 @@ describe('Ollama-protocol server and OllamaEngine', () => {
     } finally {
       await client.close()
       await small.close()
+    }
+  })
+
+  it('pulls a model it does not have through /api/pull, with progress; an unknown name fails', async () => {
+    const fresh = await startOllamaServer({ engine: llama }, { notPulled: [models.chat] })
+    const client = createOllamaEngine({ logger }, { host: fresh.url, retries: 0 })
+    try {
+      expect((await client.listModels()).map(m => m.name)).not.toContain(models.chat)
+      expect((await rejection(client.chat(chat))).code).toBe('MODEL_NOT_SERVED')
+      const progress: PullProgress[] = []
+      await pullOllamaModel(fresh.url, models.chat, { onProgress: p => progress.push(p) })
+      expect(progress[0].status).toBe('pulling manifest')
+      expect(progress.at(-1)?.status).toBe('success')
+      const bytes = progress.filter(p => p.completed !== undefined).map(p => p.completed)
+      expect(bytes.length).toBeGreaterThan(1)
+      expect(bytes).toEqual([...bytes].sort((a, b) => (a ?? 0) - (b ?? 0)))
+      expect(progress.find(p => p.total !== undefined)?.total).toBe((await llama.listModels()).find(m => m.name === models.chat)?.sizeBytes)
+      expect((await client.listModels()).map(m => m.name)).toContain(models.chat)
+      expect((await client.chat(chat)).text).toBe((await llama.chat(chat)).text)
+      expect(fresh.received.filter(r => r.path === '/api/pull').map(r => r.body?.model ?? r.body?.name)).toEqual([models.chat])
+
+      expect((await rejection(pullOllamaModel(fresh.url, 'no-such-model'))).code).toBe('ENGINE_ERROR')
+      const whole = await post(fresh, '/api/pull', { model: 'no-such-model', stream: false })
+      expect(whole.status).toBe(500)
+      expect(await whole.json()).toEqual({ error: 'pull model manifest: file does not exist' })
+    } finally {
+      await client.close()
+      await fresh.close()
     }
   })
 
