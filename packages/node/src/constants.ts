@@ -32,3 +32,6 @@ export const CONFIG_FILE = 'config.json'
 export const DEFAULT_BENCHMARK_ROUNDS = 3
 /** While no peer is connected, the bootstrap peers are dialled again this often. */
 export const BOOTSTRAP_REDIAL_MS = 5_000
+/** `--coordinator-url`: how long start-up keeps asking a coordinator that does not answer, and how often. */
+export const COORDINATOR_URL_WAIT_MS = 60_000
+export const COORDINATOR_URL_RETRY_MS = 2_000

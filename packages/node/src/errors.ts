@@ -29,6 +29,8 @@ export const NodeErrorCode = {
   STATUS_PORT_IN_USE: 'STATUS_PORT_IN_USE',
   /** A `--bootstrap` address is not a dialable multiaddr ending in `/p2p/<peer id>`. */
   BOOTSTRAP_INVALID: 'BOOTSTRAP_INVALID',
+  /** `--coordinator-url` did not answer with the coordinator's P2P addresses. */
+  COORDINATOR_UNREACHABLE: 'COORDINATOR_UNREACHABLE',
   /** An `--announce` address is not a multiaddr. */
   ANNOUNCE_INVALID: 'ANNOUNCE_INVALID',
   /** Warning: no peer connected for a while. */

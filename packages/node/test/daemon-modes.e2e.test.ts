@@ -10,7 +10,7 @@ import type { InferenceEngine } from '@dria/engines'
 import { createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import { TaskKind, createLogger, verifyTaskResult } from '@dria/protocol'
-import { BINARIES, spawnDria, startNodeProcess, startOllamaServer, tempDir, testModels } from '@dria/testkit'
+import { BINARIES, spawnDria, startCoordinatorProcess, startNodeProcess, startOllamaServer, tempDir, testModels } from '@dria/testkit'
 import type { OllamaServer } from '@dria/testkit'
 
 const models = await testModels()
@@ -80,6 +80,31 @@ describe('dria-node start modes', () => {
       expect(model.tokensPerSecond).toBeGreaterThan(0)
       expect(model.min).toBeLessThanOrEqual(model.tokensPerSecond)
       expect(model.max).toBeGreaterThanOrEqual(model.tokensPerSecond)
+    }
+  })
+
+  it('joins through --coordinator-url: the coordinator lists its model', async () => {
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: ['sk-url'] })
+    try {
+      // localhost: the node dials the URL's host name (/dns4/localhost/…), as in a compose network.
+      const url = coordinator.url.replace('127.0.0.1', 'localhost')
+      const node = spawnDria('node', ['start', '--data-dir', join(dir.path, 'via-url'), '--status-port', '0', '--engine', 'llamacpp', '--demo-model', '--threads', '1', '--coordinator-url', url])
+      try {
+        const found = await node.waitFor('coordinator found')
+        expect((found.bootstrap as string[])[0]).toMatch(new RegExp(`^/dns4/localhost/tcp/\\d+/p2p/${coordinator.multiaddrs[0].split('/p2p/')[1]}$`))
+        await node.waitFor('connected to the network')
+        let listed = false
+        for (let i = 0; i < 100 && !listed; i++) {
+          const answer = await (await fetch(`${coordinator.url}/v1/models`, { headers: { authorization: 'Bearer sk-url' } })).json() as { data: Array<{ id: string }> }
+          listed = answer.data.some(m => m.id === GENERATED_MODEL_NAME)
+          if (!listed) await new Promise(resolve => setTimeout(resolve, 200))
+        }
+        expect(listed).toBe(true)
+      } finally {
+        expect(await node.stop()).toBe(0)
+      }
+    } finally {
+      await coordinator.stop()
     }
   })
 

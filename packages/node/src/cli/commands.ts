@@ -9,6 +9,7 @@ import { applyConfig, configPathOf, readConfig } from '../config/index.js'
 import type { NodeConfig } from '../config/index.js'
 import { startNodeDaemon } from '../daemon.js'
 import { modelsDirOf, openEngine } from '../engine/index.js'
+import { resolveCoordinatorUrl } from '../network/index.js'
 import type { EngineChoice } from '../engine/index.js'
 import { benchmarkModels, renderBenchmark, renderSetup, runSetup } from '../setup/index.js'
 import { fetchModels, fetchStatus, renderModels, renderStatus } from '../status/index.js'
@@ -30,6 +31,7 @@ interface EngineOptions {
 }
 
 interface StartOptions extends EngineOptions {
+  coordinatorUrl?: string
   bootstrap: string[]
   p2pPort: number
   host: string
@@ -71,7 +73,7 @@ export async function startCommand (command: Command): Promise<void> {
   const logger = createLogger('dria-node', opts.logLevel, opts.logFormat)
   await runService(logger, 'node failed to start', async () => await startNodeDaemon({ logger }, {
     dataDir: opts.dataDir,
-    bootstrap: opts.bootstrap,
+    bootstrap: [...opts.bootstrap, ...(opts.coordinatorUrl !== undefined ? await resolveCoordinatorUrl({ logger }, opts.coordinatorUrl) : [])],
     p2pPort: opts.p2pPort,
     listenHost: opts.host,
     announce: opts.announce,
@@ -91,7 +93,7 @@ export async function startCommand (command: Command): Promise<void> {
 }
 
 /** Settings given to `setup` on the command line or in the environment that `start` keeps. */
-const KEPT = ['bootstrap', 'p2pPort', 'host', 'announce', 'statusPort'] as const
+const KEPT = ['coordinatorUrl', 'bootstrap', 'p2pPort', 'host', 'announce', 'statusPort'] as const
 
 export async function setupCommand (command: Command): Promise<void> {
   await oneShot(async () => {

@@ -24,6 +24,7 @@ export const dataDirOption = (): Option =>
 
 /** Where the node joins the network and how peers reach it. */
 export const networkOptions = (): Option[] => [
+  option('--coordinator-url <url>', 'coordinator HTTP API to join through: its P2P addresses are read from GET /api/v0/network/info', 'DRIA_COORDINATOR_URL'),
   option('--bootstrap <multiaddr>', 'peer to join through, /ip4/<ip>/tcp/<port>/p2p/<id> (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList),
   option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)),
   option('--host <address>', 'interface to listen on', 'DRIA_HOST', '127.0.0.1'),

@@ -16,6 +16,7 @@ const oneOf = (choices: readonly string[]): Check => value => typeof value === '
 
 /** Settings a config file may hold: `start`'s options, by their camelCase names. */
 const SETTINGS: Record<string, { check: Check, expected: string }> = {
+  coordinatorUrl: { check: isString, expected: 'a URL' },
   bootstrap: { check: isStrings, expected: 'a list of multiaddrs' },
   p2pPort: { check: integer(0, 65535), expected: 'a port (0-65535)' },
   host: { check: isString, expected: 'an address' },

@@ -32,6 +32,6 @@ export function renderSetup (report: SetupReport): string {
     'models (single-sequence speed, median):',
     ...renderBenchmark(report.models).map((line, i) => report.models[i].served ? line : `${line}  not served: ${report.models[i].reason ?? ''}`),
     `wrote ${report.configPath}: ${report.engine}, serving ${served.map(m => m.name).join(', ')}`,
-    `next: dria-node start --config ${report.configPath}${Array.isArray(report.config.bootstrap) ? '' : ' --bootstrap <coordinator multiaddr>'}`
+    `next: dria-node start --config ${report.configPath}${Array.isArray(report.config.bootstrap) || report.config.coordinatorUrl !== undefined ? '' : ' --coordinator-url <coordinator URL>'}`
   ].join('\n')
 }
