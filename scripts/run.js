@@ -11,6 +11,7 @@ import { ROOT, pnpmCommand } from './pnpm.js'
 
 const root = fileURLToPath(ROOT)
 const TASKS = {
+  build: [],
   demo: ['scripts/demo.js'],
   test: ['node_modules/vitest/vitest.mjs', 'run'],
   bench: ['scripts/bench.js'],
@@ -37,4 +38,4 @@ if (!existsSync(installed) || readFileSync(installed, 'utf8') !== lockfile) {
   run(command, [...prefix, 'install', '--frozen-lockfile'])
 }
 run(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-b'])
-run(process.execPath, [...TASKS[task], ...args])
+if (TASKS[task].length > 0) run(process.execPath, [...TASKS[task], ...args])

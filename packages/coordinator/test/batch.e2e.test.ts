@@ -136,7 +136,8 @@ describe('coordinator + 2 nodes, official openai SDK', () => {
   })
 
   it('structured output: json_schema lines come back as JSON matching the schema', async () => {
-    const schema = { type: 'object', properties: { name: { type: 'string' }, friends: { type: 'integer' } }, required: ['name', 'friends'], additionalProperties: false }
+    // A bounded name: a model that never writes a quote itself (the generated one) still finishes the object.
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 16 }, friends: { type: 'integer' } }, required: ['name', 'friends'], additionalProperties: false }
     const lines = Array.from({ length: 6 }, (_, i) => JSON.stringify({
       custom_id: `json-${i}`,
       method: 'POST',
@@ -157,6 +158,7 @@ describe('coordinator + 2 nodes, official openai SDK', () => {
       const value = JSON.parse(choice.message.content) as Record<string, unknown>
       expect(Object.keys(value).sort()).toEqual(['friends', 'name'])
       expect(typeof value.name).toBe('string')
+      expect((value.name as string).length).toBeLessThanOrEqual(16)
       expect(Number.isInteger(value.friends)).toBe(true)
     }
     expect(results.filter(r => r.response.body.choices[0].finish_reason === 'stop').length).toBeGreaterThan(0)
