@@ -1,22 +1,13 @@
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
+import { freePort, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
 const models = await testModels()
 const MODEL = models.main
 const API_KEY = 'sk-durability'
 const LINES = 300
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 describe('coordinator killed with SIGKILL mid-batch', () => {
   const processes: Array<CoordinatorProcess | NodeProcess> = []

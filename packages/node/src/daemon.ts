@@ -1,5 +1,5 @@
 import { join } from 'node:path'
-import { createDiscovery, createDriaHost, createTaskServer } from '@dria/p2p'
+import { createDiscovery, createTaskServer } from '@dria/p2p'
 import type { GpuChoice, InferenceEngine } from '@dria/engines'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
@@ -11,7 +11,7 @@ import {
 import { describeProbes, modelsDirOf, openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
-import { listenError, validateAnnounce, validateBootstrap, watchConnectivity } from './network/index.js'
+import { openHostWith, validateAnnounce, validateBootstrap, watchConnectivity } from './network/index.js'
 import { Slots } from './slots.js'
 import { countTasks, createNodeStatus, startStatusServer } from './status/index.js'
 import type { NodeStatus } from './status/index.js'
@@ -75,39 +75,28 @@ export async function startNodeDaemon (components: { logger: Logger }, init: Nod
   const listenPort = init.p2pPort ?? 0
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
-  const [hosted, opened] = await Promise.allSettled([
-    createDriaHost({ privateKey, listenHost, listenPort, bootstrap, announce: init.announce }).catch(err => { throw listenError(err, listenHost, listenPort) }),
-    openEngine(components, {
-      engine: init.engine ?? 'auto',
-      ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
-      modelsDir: modelsDirOf(init.dataDir, init.modelsDir),
-      models: init.models,
-      threads: init.threads,
-      slots: slots.total,
-      gpu: init.gpu ?? DEFAULT_GPU,
-      demoModel: init.demoModel ?? false,
-      pull: init.pull ?? false
-    })
-  ])
-  if (hosted.status === 'rejected' || opened.status === 'rejected') {
-    await Promise.allSettled([
-      hosted.status === 'fulfilled' ? hosted.value.stop() : undefined,
-      opened.status === 'fulfilled' ? opened.value.engine.close() : undefined
-    ])
-    throw hosted.status === 'rejected' ? hosted.reason : (opened as PromiseRejectedResult).reason
-  }
-  const host = hosted.value
-  const { engine } = opened.value
+  const { host, other: opened } = await openHostWith({ privateKey, listenHost, listenPort, bootstrap, announce: init.announce }, openEngine(components, {
+    engine: init.engine ?? 'auto',
+    ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
+    modelsDir: modelsDirOf(init.dataDir, init.modelsDir),
+    models: init.models,
+    threads: init.threads,
+    slots: slots.total,
+    gpu: init.gpu ?? DEFAULT_GPU,
+    demoModel: init.demoModel ?? false,
+    pull: init.pull ?? false
+  }), async ({ engine }) => { await engine.close() })
+  const { engine } = opened
   let models: ServedModel[]
   let status: NodeStatus
   let statusServer: Awaited<ReturnType<typeof startStatusServer>>
   try {
-    const selection = await selectModels({ engine, logger: log }, { opened: opened.value, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+    const selection = await selectModels({ engine, logger: log }, { opened, minTps: init.minTps ?? DEFAULT_MIN_TPS })
     models = selection.served
     status = createNodeStatus({ host, slots }, { engine: engine.name, models: selection.entries, bootstrap })
     statusServer = await startStatusServer({ status }, {
       port: init.statusPort ?? DEFAULT_STATUS_PORT,
-      tried: describeProbes(opened.value.probes.ollama, opened.value.probes.modelsDir)
+      tried: describeProbes(opened.probes.ollama, opened.probes.modelsDir)
     })
   } catch (err) {
     await Promise.all([engine.close(), host.stop()])

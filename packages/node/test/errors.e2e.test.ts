@@ -10,20 +10,12 @@ import { GENERATED_MODEL_NAME, createLlamaCppEngine } from '@dria/engines'
 import type { InferenceEngine } from '@dria/engines'
 import { createDriaHost } from '@dria/p2p'
 import { createLogger } from '@dria/protocol'
-import { BINARIES, spawnDria, startOllamaServer, tempDir, testModels } from '@dria/testkit'
+import { BINARIES, freePort, spawnDria, startOllamaServer, tempDir, testModels } from '@dria/testkit'
 import type { DriaProcess, LogLine, OllamaServer } from '@dria/testkit'
 
 const models = await testModels()
 const logger = createLogger('test')
 const run = promisify(execFile)
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
 
 /** Every failure to start is one fatal line with a code and the reason (no stack), then exit code 1. */
 async function failure (proc: DriaProcess): Promise<LogLine> {
