@@ -1,3 +1,5 @@
 export * from './daemon.js'
 export * from './slots.js'
 export type { ServedModel, EngineChoice } from './engine/index.js'
+export { NodeErrorCode } from './errors.js'
+export type { CoordinatorReport, NodeStatus, NodeStatusSnapshot, TrustLevel } from './status/index.js'
