@@ -45,7 +45,7 @@ interface Waiter {
  */
 export function spawnDria (binary: keyof typeof BINARIES, args: string[], options: { env?: Record<string, string>, echo?: boolean, /** Another build of the binary (e.g. a deployed bundle). */ binary?: string } = {}): DriaProcess {
   const child = spawn(process.execPath, [options.binary ?? BINARIES[binary], ...args], {
-    env: { ...process.env, DRIA_LOG_LEVEL: 'info', ...options.env },
+    env: { ...process.env, DRIA_LOG_LEVEL: 'info', DRIA_LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   const lines: LogLine[] = []
