@@ -27,8 +27,9 @@ try {
 
   // A real small model when ../shared has one; otherwise the nodes generate their own tiny model.
   const sharedModel = 'stories260K-chat'
-  const modelArgs = existsSync(join(SHARED_MODELS_DIR, `${sharedModel}.gguf`)) ? ['--models-dir', SHARED_MODELS_DIR, '--models', sharedModel] : []
-  log(`starting two nodes (llama.cpp engine, ${modelArgs.length > 0 ? sharedModel : 'generated model'})...`)
+  const hasShared = existsSync(join(SHARED_MODELS_DIR, `${sharedModel}.gguf`))
+  const modelArgs = hasShared ? ['--models-dir', SHARED_MODELS_DIR, '--models', sharedModel] : ['--demo-model']
+  log(`starting two nodes (llama.cpp engine, ${hasShared ? sharedModel : 'the generated demo model'})...`)
   const nodes = await Promise.all([1, 2].map(i => startNodeProcess({
     dataDir: join(dir.path, `node-${i}`),
     bootstrap: coordinator.multiaddrs,

@@ -3,20 +3,21 @@
  * Baseline: each node's standalone throughput (tasks sent straight to it, one node at a time).
  * Measured: a batch of the same requests through the HTTP API, spread over both nodes.
  */
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DriaClient } from '@dria/cli'
+import { directSession } from './direct.js'
 import { createDriaHost } from '@dria/p2p'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { TaskKind } from '@dria/protocol'
-import { directSession } from './direct.js'
-import { SHARED_MODELS_DIR, printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 
-const MODEL = 'stories260K'
+// stories260K from ../shared when it is there, else the generated dria-tiny (numbers then differ).
+const models = await testModels()
+const MODEL = models.main
 const SLOTS = 4
 const API_KEY = 'bench-key'
 
@@ -28,7 +29,6 @@ const body = (i: number, maxTokens: number): Record<string, unknown> => ({
 })
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 200)
   const maxTokens = 128
   const dir = await tempDir('dria-bench-network-')
@@ -36,7 +36,7 @@ export async function main (args: string[] = []): Promise<void> {
   const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
     dataDir: join(dir.path, `node-${i}`),
     bootstrap: coordinator.multiaddrs,
-    args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', String(SLOTS)]
+    args: ['--models-dir', models.dir, '--models', MODEL, '--slots', String(SLOTS)]
   })))
   const probe = await createDriaHost({ listenPort: 0 })
   try {

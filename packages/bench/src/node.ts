@@ -4,28 +4,28 @@
  * - protocol overhead per task (round trip minus the node's engine time);
  * - throughput through the daemon vs the same engine called in-process (same model, slots).
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { createLlamaCppEngine } from '@dria/engines'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind, createLogger } from '@dria/protocol'
 import { directSession } from './direct.js'
-import { SHARED_MODELS_DIR, median, percentile, printTable, runConcurrently, startNodeProcess, tempDir } from '@dria/testkit'
+import { median, percentile, printTable, runConcurrently, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 
-const MODEL = 'stories260K'
+// stories260K from ../shared when it is there, else the generated dria-tiny (numbers then differ).
+const models = await testModels()
+const MODEL = models.main
 const SLOTS = 4
 const prompt = (i: number): string => `Once upon a time, in story number ${i},`
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 64)
   const maxTokens = 128
   const logger = createLogger('bench', 'silent')
   const dir = await tempDir('dria-bench-node-')
   const bootstrap = await createDriaHost({ listenPort: 0 })
   const addrs = bootstrap.getMultiaddrs().map(ma => ma.toString())
-  const nodeArgs = ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', String(SLOTS)]
+  const nodeArgs = ['--models-dir', models.dir, '--models', MODEL, '--slots', String(SLOTS)]
   try {
     // 1. Start to advertised: spawn → "node ready" (logged after provider + capacity records are stored).
     const startTimes: number[] = []
@@ -66,7 +66,7 @@ export async function main (args: string[] = []): Promise<void> {
     // 3. Throughput, `SLOTS` requests in flight: through the daemon, and the same engine
     // (model, slots, threads) in this process. Rounds alternate so drifting machine load hits
     // both alike; the daemon sits idle while the in-process engine runs.
-    const engine = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS_DIR, models: [MODEL], slots: SLOTS, threads: 1 })
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir: models.dir, models: [MODEL], slots: SLOTS, threads: 1 })
     await engine.complete({ model: MODEL, prompt: prompt(0), maxTokens: 8, temperature: 0 })
     const tokensPerSecond = async (run: (i: number) => Promise<number>): Promise<number> => {
       const started = performance.now()

@@ -5,17 +5,19 @@
  *   same file to disk in this process.
  * - assembling the output of a 100,000-line batch from its stored task rows.
  */
-import { createWriteStream, existsSync } from 'node:fs'
+import { createWriteStream } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { once } from 'node:events'
 import { join } from 'node:path'
 import { DriaClient } from '@dria/cli'
 import { createLogger } from '@dria/protocol'
-import { SHARED_MODELS_DIR, printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { printTable, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import { assembleBatch, createFileService, openStore } from '@dria/coordinator'
 import type { BatchRecord, TaskRow } from '@dria/coordinator'
 
-const MODEL = 'stories260K'
+// stories260K from ../shared when it is there, else the generated dria-tiny (numbers then differ).
+const models = await testModels()
+const MODEL = models.main
 const API_KEY = 'bench-key'
 
 async function writeLines (path: string, count: number, line: (i: number) => string): Promise<number> {
@@ -47,7 +49,7 @@ async function ingestAtScale (dir: string, lines: number): Promise<Array<Record<
   }))
   const { size } = await stat(input)
   const coordinator = await startCoordinatorProcess({ dataDir: join(dir, 'coordinator'), apiKeys: [API_KEY], args: ['--max-lines', String(lines)] })
-  const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '1'] })
+  const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', models.dir, '--models', MODEL, '--slots', '1'] })
   try {
     const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
     for (let i = 0; i < 100 && (await api.models()).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
@@ -106,7 +108,6 @@ async function assembleAtScale (dir: string, lines: number): Promise<Array<Recor
 }
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const lines = Number(args[0] ?? 1_000_000)
   const dir = await tempDir('dria-bench-scale-')
   try {

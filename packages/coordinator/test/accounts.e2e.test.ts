@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, errorCode, jsonl, openaiClient, requestLines, startNetwork, uploadBatchFile, waitForBatch, waitForNodes } from './harness.js'
+import { MODEL, errorCode, jsonl, openaiClient, requestLines, startNetwork, uploadBatchFile, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const ADMIN_TOKEN = 'admin-e2e-token'
 
 interface KeyObject { id: string, object: string, name: string, plan: string, created_at: number, prefix: string, key?: string }
 
-describe.runIf(HAS_MODEL)('admin API keys, plans and limits', () => {
+describe('admin API keys, plans and limits', () => {
   let network: TestNetwork | undefined
   let base: string
   const admin = async (path: string, init: RequestInit = {}, token = ADMIN_TOKEN): Promise<Response> => await fetch(`${base}${path}`, {

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, errorCode, jsonl, openaiClient, sleep, startNetwork, waitForNodes } from './harness.js'
+import { MODEL, errorCode, jsonl, openaiClient, sleep, startNetwork, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-e2e-dria'
 
-describe.runIf(HAS_MODEL)('Dria upload flow with x-api-key', () => {
+describe('Dria upload flow with x-api-key', () => {
   let network: TestNetwork | undefined
   let base: string
   const api = async (path: string, init: RequestInit = {}): Promise<Response> => await fetch(`${base}${path}`, {

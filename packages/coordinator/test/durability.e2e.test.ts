@@ -1,24 +1,15 @@
-import { existsSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import { afterAll, describe, expect, it } from 'vitest'
-import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { freePort, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
-const MODEL = 'stories260K'
+const models = await testModels()
+const MODEL = models.main
 const API_KEY = 'sk-durability'
 const LINES = 300
 
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
-}
-
-describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinator killed with SIGKILL mid-batch', () => {
+describe('coordinator killed with SIGKILL mid-batch', () => {
   const processes: Array<CoordinatorProcess | NodeProcess> = []
   let dir: Awaited<ReturnType<typeof tempDir>> | undefined
 
@@ -41,7 +32,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
     const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
       dataDir: join(dir!.path, `node-${i}`),
       bootstrap: coordinator.multiaddrs,
-      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '4']
+      args: ['--models-dir', models.dir, '--models', MODEL, '--slots', '4']
     })))
     processes.push(...nodes)
     const waitForNodes = async (): Promise<void> => {

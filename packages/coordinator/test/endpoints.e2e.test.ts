@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
-import { HAS_MODEL, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
+import { MODEL, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-e2e-endpoints'
 const LINES = 8
 
-describe.runIf(HAS_MODEL)('batches on /v1/completions and /v1/embeddings', () => {
+describe('batches on /v1/completions and /v1/embeddings', () => {
   let network: TestNetwork | undefined
   let openai: OpenAI
 
@@ -34,7 +34,7 @@ describe.runIf(HAS_MODEL)('batches on /v1/completions and /v1/embeddings', () =>
       const body = line.response.body
       expect(body.object).toBe('text_completion')
       expect(body.id).toMatch(/^cmpl-/)
-      expect(body.model).toBe('stories260K')
+      expect(body.model).toBe(MODEL)
       expect(body.choices).toHaveLength(1)
       expect(body.choices[0].text.length).toBeGreaterThan(0)
       expect(['stop', 'length']).toContain(body.choices[0].finish_reason)
@@ -49,7 +49,7 @@ describe.runIf(HAS_MODEL)('batches on /v1/completions and /v1/embeddings', () =>
   it('answers /v1/embeddings lines with lists of embedding objects', async () => {
     const lines = [
       ...requestLines(LINES, '/v1/embeddings', i => ({ input: `The cat number ${i} sat on the mat.` })),
-      { custom_id: 'pair', method: 'POST', url: '/v1/embeddings', body: { model: 'stories260K', input: ['A dog ran.', 'The sun was warm.'] } }
+      { custom_id: 'pair', method: 'POST', url: '/v1/embeddings', body: { model: MODEL, input: ['A dog ran.', 'The sun was warm.'] } }
     ]
     const created = await createBatch(openai, lines, { endpoint: '/v1/embeddings' })
     const batch = await waitForBatch(openai, created.id)
@@ -62,7 +62,7 @@ describe.runIf(HAS_MODEL)('batches on /v1/completions and /v1/embeddings', () =>
     for (const line of output) {
       const body = line.response.body
       expect(body.object).toBe('list')
-      expect(body.model).toBe('stories260K')
+      expect(body.model).toBe(MODEL)
       expect(body.data.length).toBe(line.custom_id === 'pair' ? 2 : 1)
       for (const [index, item] of body.data.entries()) {
         expect(item).toMatchObject({ object: 'embedding', index })

@@ -1,22 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
-import { HAS_MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, sleep, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
+import { LONG_MODEL, MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, sleep, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork, WebhookReceiver } from './harness.js'
 
 const API_KEY = 'sk-e2e-expiry'
-// One slot generating up to 64 tokens a line: far more work than fits in 3 seconds.
+// One slot generating 64 tokens a line (LONG_MODEL never stops early): far more work than fits in 3 seconds.
 const LINES = 600
 // Enough lines that failing the unfinished ones takes longer than the 1 s expiry check.
 const MANY_LINES = 25_000
 
-describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
+describe('a batch that outlives its completion window', () => {
   let network: TestNetwork | undefined
   let webhooks: WebhookReceiver | undefined
   let openai: OpenAI
 
   beforeAll(async () => {
     webhooks = await startWebhookReceiver()
-    network = await startNetwork({ apiKeys: [API_KEY], coordinatorArgs: ['--completion-window-seconds', '3'], slots: 1 })
+    network = await startNetwork({ apiKeys: [API_KEY], coordinatorArgs: ['--completion-window-seconds', '3'], slots: 1, models: [MODEL, LONG_MODEL] })
     openai = openaiClient(network.coordinator.url, API_KEY)
     await waitForNodes(openai, 1)
   }, 120_000)
@@ -27,7 +27,7 @@ describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
   })
 
   it('ends expired: finished lines in the output file, the rest batch_expired, each custom_id once', async () => {
-    const lines = requestLines(LINES, '/v1/chat/completions', i => ({ messages: [{ role: 'user', content: `Tell a story about ${i} cats` }], max_tokens: 64 }))
+    const lines = requestLines(LINES, '/v1/chat/completions', i => ({ model: LONG_MODEL, messages: [{ role: 'user', content: `Tell a story about ${i} cats` }], max_tokens: 64 }))
     const created = await createBatch(openai, lines, { extra: { webhook_url: webhooks!.url } })
     expect(created.expires_at).toBe(created.created_at + 3)
 
@@ -62,7 +62,7 @@ describe.runIf(HAS_MODEL)('a batch that outlives its completion window', () => {
   }, 90_000)
 
   it('stops a batch too large to stop within one expiry check only once, and refuses to cancel it meanwhile', async () => {
-    const lines = requestLines(MANY_LINES, '/v1/chat/completions', i => ({ messages: [{ role: 'user', content: `Cat ${i}` }], max_tokens: 64 }), 'many')
+    const lines = requestLines(MANY_LINES, '/v1/chat/completions', i => ({ model: LONG_MODEL, messages: [{ role: 'user', content: `Cat ${i}` }], max_tokens: 64 }), 'many')
     const created = await createBatch(openai, lines)
     // Running, past its deadline, and at least one expiry check later: the batch is being
     // stopped (or already is). Validation may itself outlast the window on a busy machine.

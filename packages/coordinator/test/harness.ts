@@ -1,17 +1,18 @@
-import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
 import type { IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import OpenAI, { toFile } from 'openai'
 import type { Batch } from 'openai/resources/batches'
-import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, startTestNode, tempDir } from '@dria/testkit'
+import { startCoordinatorProcess, startNodeProcess, startTestNode, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess, TestNodeConfig } from '@dria/testkit'
 
-/** Shared set-up of the coordinator e2e tests: real processes on the stories260K model. */
+/** Shared set-up of the coordinator e2e tests: real processes on small real models (stories260K, or the generated ones). */
 
-export const MODELS_DIR = SHARED_MODELS_DIR
-export const MODEL = 'stories260K'
-export const HAS_MODEL = existsSync(join(MODELS_DIR, `${MODEL}.gguf`))
+export const models = await testModels()
+export const MODELS_DIR = models.dir
+export const MODEL = models.main
+/** A second model whose lines always run to max_tokens: work that reliably takes a while. */
+export const LONG_MODEL = models.other
 
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled'])
 
@@ -25,11 +26,11 @@ export interface TestNetwork {
 }
 
 /**
- * A coordinator and `nodes` llama.cpp nodes serving MODEL, each with `slots` slots. With a
- * single node nobody could check its results, so the coordinator accepts unverified ones
- * unless `acceptUnverified` says otherwise.
+ * A coordinator and `nodes` llama.cpp nodes serving MODEL (or `models`), each with `slots`
+ * slots. With a single node nobody could check its results, so the coordinator accepts
+ * unverified ones unless `acceptUnverified` says otherwise.
  */
-export async function startNetwork (options: { apiKeys?: string[], coordinatorArgs?: string[], env?: Record<string, string>, nodes?: number, slots?: number, acceptUnverified?: boolean }): Promise<TestNetwork> {
+export async function startNetwork (options: { apiKeys?: string[], coordinatorArgs?: string[], env?: Record<string, string>, nodes?: number, slots?: number, models?: string[], acceptUnverified?: boolean }): Promise<TestNetwork> {
   const dir = await tempDir('dria-e2e-')
   const started: Array<CoordinatorProcess | NodeProcess> = []
   const stop = async (): Promise<void> => {
@@ -44,7 +45,7 @@ export async function startNetwork (options: { apiKeys?: string[], coordinatorAr
     const nodes = await Promise.all(Array.from({ length: options.nodes ?? 1 }, async (_, i) => await startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),
       bootstrap: coordinator.multiaddrs,
-      args: ['--models-dir', MODELS_DIR, '--models', MODEL, '--slots', String(options.slots ?? 1)]
+      args: ['--models-dir', MODELS_DIR, '--models', (options.models ?? [MODEL]).join(','), '--slots', String(options.slots ?? 1)]
     })))
     started.push(...nodes)
     return { coordinator, nodes, dir: dir.path, stop }

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
 import type { Batch } from 'openai/resources/batches'
-import { HAS_MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
+import { LONG_MODEL, MODEL, createBatch, errorCode, openaiClient, readJsonl, requestLines, startNetwork, startWebhookReceiver, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork, WebhookReceiver } from './harness.js'
 
 const API_KEY = 'sk-e2e-lifecycle'
@@ -10,7 +10,7 @@ const VALIDATING_LINES = 20_000
 
 const chat = (max_tokens: number) => (i: number) => ({ messages: [{ role: 'user', content: `Once upon a time, number ${i}` }], max_tokens })
 
-describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings', () => {
+describe('batch lifecycle: progress, cancel, webhooks, listings', () => {
   let network: TestNetwork | undefined
   let webhooks: WebhookReceiver | undefined
   let openai: OpenAI
@@ -19,7 +19,7 @@ describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings
 
   beforeAll(async () => {
     webhooks = await startWebhookReceiver()
-    network = await startNetwork({ apiKeys: [API_KEY], slots: 1 })
+    network = await startNetwork({ apiKeys: [API_KEY], slots: 1, models: [MODEL, LONG_MODEL] })
     openai = openaiClient(network.coordinator.url, API_KEY)
     await waitForNodes(openai, 1)
   }, 120_000)
@@ -55,7 +55,8 @@ describe.runIf(HAS_MODEL)('batch lifecycle: progress, cancel, webhooks, listings
   })
 
   it('cancels a running batch: cancelling, then cancelled, unfinished lines batch_cancelled', async () => {
-    const lines = requestLines(400, '/v1/chat/completions', chat(64), 'cancel')
+    // LONG_MODEL runs every line to its 64 tokens: the batch is still running when the cancel comes.
+    const lines = requestLines(400, '/v1/chat/completions', i => ({ ...chat(64)(i), model: LONG_MODEL }), 'cancel')
     const created = await createBatch(openai, lines, { extra: { webhook_url: webhooks!.url } })
     const running = await waitForBatch(openai, created.id, { until: b => b.request_counts!.completed >= 5 })
     // Listings show the live counts too.

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { REPO_ROOT, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
-import { HAS_MODEL, MODEL, MODELS_DIR, createBatch, openaiClient, requestLines, waitForBatch, waitForNodes } from './harness.js'
+import { MODEL, MODELS_DIR, createBatch, openaiClient, requestLines, waitForBatch, waitForNodes } from './harness.js'
 
 /** The value of one Prometheus sample, e.g. `dria_node_tasks_total{outcome="completed"}`; undefined when absent. */
 function sample (text: string, name: string): number | undefined {
@@ -18,7 +18,7 @@ async function scrape (url: string): Promise<string> {
   return await response.text()
 }
 
-describe.skipIf(!HAS_MODEL)('Prometheus metrics of a coordinator and a node', () => {
+describe('Prometheus metrics of a coordinator and a node', () => {
   let coordinator: CoordinatorProcess
   let node: NodeProcess
   let nodeMetrics: string

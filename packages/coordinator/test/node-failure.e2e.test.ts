@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
+import { MODEL, createBatch, openaiClient, readJsonl, requestLines, startNetwork, waitForBatch, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-node-failure'
 
-describe.runIf(HAS_MODEL)('a node dies mid-batch', () => {
+describe('a node dies mid-batch', () => {
   let network: TestNetwork
 
   beforeAll(async () => {

@@ -1,17 +1,16 @@
-import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
-import { SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 import { HAS_CHROMIUM, launchBrowser, openPage, screenshot } from './browser.js'
 import type { WatchedPage } from './browser.js'
 
 /** The web console and the network dashboard in headless Chromium, against a real coordinator and node. */
 
-const MODEL = 'stories260K'
-const HAS_MODEL = existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))
+const models = await testModels()
+const MODEL = models.main
 const API_KEY = 'sk-console-e2e'
 const ADMIN_TOKEN = 'admin-console-e2e'
 
@@ -63,7 +62,7 @@ async function apiGet<T = any> (url: string, path: string, secret = API_KEY): Pr
   return await response.json() as T
 }
 
-describe.skipIf(!HAS_MODEL || !HAS_CHROMIUM)('web console and network dashboard in Chromium', () => {
+describe.skipIf(!HAS_CHROMIUM)('web console and network dashboard in Chromium', () => {
   let coordinator: CoordinatorProcess
   let node: NodeProcess
   let browser: Browser
@@ -80,7 +79,7 @@ describe.skipIf(!HAS_MODEL || !HAS_CHROMIUM)('web console and network dashboard 
     node = await startNodeProcess({
       dataDir: join(dir.path, 'node'),
       bootstrap: coordinator.multiaddrs,
-      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '2']
+      args: ['--models-dir', models.dir, '--models', MODEL, '--slots', '2']
     })
     for (let i = 0; i < 150; i++) {
       const nodes = await apiGet<{ data: Array<{ peer_id: string, models: unknown[] }> }>(coordinator.url, '/api/v0/network/nodes')

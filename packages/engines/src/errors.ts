@@ -16,6 +16,8 @@ export const EngineErrorCode = {
   UNSUPPORTED_RESPONSE_FORMAT: 'UNSUPPORTED_RESPONSE_FORMAT',
   /** Ollama kept answering 503 "server busy" after every retry. */
   BUSY: 'ENGINE_BUSY',
+  /** `gpu: cuda | vulkan` asked for, and llama.cpp has no such build (or device) here. */
+  GPU_UNAVAILABLE: 'GPU_UNAVAILABLE',
   /** Ollama could not be reached. */
   UNAVAILABLE: 'ENGINE_UNAVAILABLE',
   /** Anything else the backend failed with. */

@@ -1,4 +1,4 @@
 import '@dria/protocol/polyfill'
-import { runNodeCli } from './cli.js'
+import { runNodeCli } from './cli/index.js'
 
 await runNodeCli(process.argv)

@@ -1,18 +1,21 @@
 import { join } from 'node:path'
-import { createDiscovery, createDriaHost, createSessionServer } from '@dria/p2p'
-import type { InferenceEngine } from '@dria/engines'
+import { createDiscovery, createSessionServer } from '@dria/p2p'
+import type { GpuChoice, InferenceEngine } from '@dria/engines'
 import { PROTOCOL_VERSION, SESSION_VERSIONS } from '@dria/protocol'
 import type { Hello, Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
 import { createAdvertiser, modelCapacities } from './advertising/index.js'
 import {
-  DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
-  DEFAULT_METRICS_HOST, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
+  DEFAULT_ADVERTISE_INTERVAL_MS, DEFAULT_CONNECT_WARN_MS, DEFAULT_GPU, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_REPROVIDE_INTERVAL_MS,
+  DEFAULT_METRICS_HOST, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_STATUS_PORT, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
-import { openEngine, selectModels } from './engine/index.js'
+import { describeProbes, modelsDirOf, openEngine, selectModels } from './engine/index.js'
 import type { EngineChoice, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNodeMetrics, metricsObserver, startMetricsServer } from './metrics/index.js'
+import { openHostWith, validateAnnounce, validateBootstrap, watchConnectivity } from './network/index.js'
+import { createNodeStatus, startStatusServer, statusObserver } from './status/index.js'
+import type { NodeStatus } from './status/index.js'
 import { WorkQueue, combineObservers, createSessionHandler, createTaskRunner } from './tasks/index.js'
 import type { TaskObserver } from './tasks/index.js'
 import { scorerOf } from './tasks/score-task.js'
@@ -37,18 +40,34 @@ export interface NodeDaemonInit {
   queueDepth?: number
   threads?: number
   minTps?: number
-  advertiseIntervalMs?: number
-  shutdownGraceMs?: number
-  /** Told about every finished task and every coordinator report (status pages, metrics). */
+  /** llama.cpp's GPU use; default `auto`. */
+  gpu?: GpuChoice
+  /** With nothing else to serve, serve the generated demo model (default false). */
+  demoModel?: boolean
+  /** Ollama pulls the `models` it lacks before the node starts (default false). */
+  pull?: boolean
+  /** Addresses peers should dial instead of the listen addresses (NAT, port forwarding). */
+  announce?: string[]
+  /** Loopback port of the status endpoint; default 4100, 0 picks a free one. */
+  statusPort?: number
+  /** Warn when no peer has been connected this long, and again at this interval; default 30 s. */
+  connectWarnMs?: number
+  /** Told about every finished task and every coordinator report, besides the status page. */
   observer?: TaskObserver
   /** Serves Prometheus metrics on this port (on `listenHost`); off when absent. */
   metricsPort?: number
+  advertiseIntervalMs?: number
+  shutdownGraceMs?: number
 }
 
 export interface NodeDaemon {
   readonly host: DriaHost
   readonly models: ServedModel[]
   readonly queue: WorkQueue
+  /** Counters and the coordinators' reports of this node. */
+  readonly status: NodeStatus
+  /** Base URL of the loopback status endpoint. */
+  readonly statusUrl: string
   /** Where Prometheus scrapes the node, when `metricsPort` is set. */
   readonly metricsUrl?: string
   /** Finishes in-flight tasks (up to the grace period), hands back the rest, then stops. */
@@ -57,33 +76,51 @@ export interface NodeDaemon {
 
 export interface NodeDaemonComponents {
   logger: Logger
-  /** An engine already open (tests and benchmarks inject synthetic or faulty ones); default: opened from `init`. */
+  /** An engine already open (tests and benchmarks inject synthetic or faulty ones); default: found and opened from `init`. */
   engine?: InferenceEngine
 }
 
-/** Starts a node: identity, libp2p host, engine, measured models, task server, advertising. */
+/** Starts a node: identity, libp2p host, engine, measured models, task sessions, advertising. */
 export async function startNodeDaemon (components: NodeDaemonComponents, init: NodeDaemonInit): Promise<NodeDaemon> {
   const log = components.logger
+  const bootstrap = init.bootstrap ?? []
+  validateBootstrap(bootstrap)
+  validateAnnounce(init.announce ?? [])
   const slots = init.slots ?? DEFAULT_SLOTS
   const queue = new WorkQueue({ slots, queueDepth: init.queueDepth ?? slots })
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, IDENTITY_FILE))
+  const listenHost = init.listenHost ?? '127.0.0.1'
+  const listenPort = init.p2pPort ?? 0
   const metrics = init.metricsPort === undefined ? null : createNodeMetrics({ queue })
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
-  const [host, engine] = await Promise.all([
-    createDriaHost({ privateKey, listenHost: init.listenHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap, metrics: metrics?.libp2p }),
-    components.engine ?? openEngine(components, {
-      engine: init.engine ?? 'auto',
-      ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
-      modelsDir: init.modelsDir ?? join(init.dataDir, 'models'),
-      models: init.models,
-      threads: init.threads,
-      slots
+  const injected = components.engine
+  const opening = injected !== undefined
+    ? Promise.resolve({ engine: injected, plan: { engine: injected.name, pull: [], generate: false }, probes: {} })
+    : openEngine(components, {
+    engine: init.engine ?? 'auto',
+    ollamaHost: init.ollamaHost ?? DEFAULT_OLLAMA_HOST,
+    modelsDir: modelsDirOf(init.dataDir, init.modelsDir),
+    models: init.models,
+    threads: init.threads,
+      slots,
+      gpu: init.gpu ?? DEFAULT_GPU,
+      demoModel: init.demoModel ?? false,
+      pull: init.pull ?? false
     })
-  ])
+  const { host, other: opened } = await openHostWith({ privateKey, listenHost, listenPort, bootstrap, announce: init.announce, metrics: metrics?.libp2p }, opening, async ({ engine }) => { await engine.close() })
+  const { engine } = opened
   let models: ServedModel[]
+  let status: NodeStatus
+  let statusServer: Awaited<ReturnType<typeof startStatusServer>>
   try {
-    models = await selectModels({ engine, logger: log }, { models: init.models, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+    const selection = await selectModels({ engine, logger: log }, { opened, minTps: init.minTps ?? DEFAULT_MIN_TPS })
+    models = selection.served
+    status = createNodeStatus({ host, queue }, { engine: engine.name, models: selection.entries, bootstrap })
+    statusServer = await startStatusServer({ status }, {
+      port: init.statusPort ?? DEFAULT_STATUS_PORT,
+      tried: describeProbes(opened.probes.ollama, opened.probes.modelsDir)
+    })
   } catch (err) {
     await Promise.all([engine.close(), host.stop()])
     throw err
@@ -91,7 +128,7 @@ export async function startNodeDaemon (components: NodeDaemonComponents, init: N
 
   const capacities = modelCapacities(models, { canScore: scorerOf(engine) !== undefined })
   const runner = createTaskRunner({ engine, privateKey, logger: log }, { models: new Map(models.map(m => [m.info.name, m.info])) })
-  const observer = combineObservers([init.observer, metrics === null ? undefined : metricsObserver(metrics)])
+  const observer = combineObservers([statusObserver(status, log), init.observer, metrics === null ? undefined : metricsObserver(metrics)])
   const sessions = createSessionHandler({ runner, queue, logger: log, observer }, { defaultTimeoutMs: DEFAULT_TASK_TIMEOUT_MS })
   const hello = (): Hello => ({
     versions: [...SESSION_VERSIONS],
@@ -116,22 +153,28 @@ export async function startNodeDaemon (components: NodeDaemonComponents, init: N
   const metricsServer = metrics === null || init.metricsPort === undefined
     ? undefined
     : await startMetricsServer({ registry: metrics.registry, logger: log }, { host: init.listenHost ?? DEFAULT_METRICS_HOST, port: init.metricsPort })
+  const connectivity = watchConnectivity({ host, logger: log }, { bootstrap, warnAfterMs: init.connectWarnMs ?? DEFAULT_CONNECT_WARN_MS })
   log.info({
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString()),
     models: models.map(m => m.info.name),
     slots: queue.slots,
-    queueDepth: queue.queueDepth
+    queueDepth: queue.queueDepth,
+    statusUrl: statusServer.url
   }, 'node ready')
 
   return {
     host,
     models,
     queue,
+    status,
+    statusUrl: statusServer.url,
     metricsUrl: metricsServer?.url,
     async stop () {
       sessions.close()
       advertiser.stop()
+      connectivity.stop()
+      await statusServer.close()
       await stopEngineGracefully(engine, queue, init.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS, log)
       // The last answers (results or handed-back errors) leave with the next write.
       await new Promise(resolve => setTimeout(resolve, 50))

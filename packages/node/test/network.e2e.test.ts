@@ -1,17 +1,20 @@
 import { join } from 'node:path'
-import { existsSync } from 'node:fs'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import { createLogger, verifyTaskResult } from '@dria/protocol'
-import { SHARED_MODELS_DIR, startNodeProcess, tempDir } from '@dria/testkit'
+import { createLlamaCppEngine } from '@dria/engines'
+import { startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
 import { chatTask, completionTask, nodeSession } from './session-client.js'
 
-const MODEL = 'stories260K'
+const models = await testModels()
+const MODEL = models.main
+/** Served too: its generations run to max_tokens, so tasks on it are reliably in flight for a while. */
+const LONG = models.other
 
-describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria-node processes on one DHT', () => {
+describe('three dria-node processes on one DHT', () => {
   const logger = createLogger('test')
   let dir: Awaited<ReturnType<typeof tempDir>>
   let bootstrap: DriaHost
@@ -24,7 +27,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
     nodes.push(...await Promise.all([1, 2, 3].map(i => startNodeProcess({
       dataDir: join(dir.path, `node-${i}`),
       bootstrap: addrs,
-      args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', '2']
+      args: ['--models-dir', models.dir, '--models', `${MODEL},${LONG}`, '--slots', '2']
     }))))
   }, 120_000)
 
@@ -36,6 +39,9 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
 
   it('each node finds the others as providers of the model and reads their signed capacity', async () => {
     // Ask through a node-independent peer: a fresh host that only knows the bootstrap peer.
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir: models.dir, models: [MODEL], threads: 1, slots: 1 })
+    const [{ digest }] = await engine.listModels()
+    await engine.close()
     const probe = await createDriaHost({ listenPort: 0, bootstrap: bootstrap.getMultiaddrs().map(ma => ma.toString()) })
     try {
       const discovery = createDiscovery({ host: probe, logger })
@@ -47,8 +53,8 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
       expect(providers.sort()).toEqual(nodes.map(n => n.peerId).sort())
       for (const node of nodes) {
         const record = await discovery.fetchCapacity(peerIdFromString(node.peerId), { signal: AbortSignal.timeout(5_000) })
-        expect(record?.models.map(m => m.name)).toEqual([MODEL])
-        expect(record?.models[0].digest).toBe('sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d')
+        expect(record?.models.map(m => m.name)).toEqual([MODEL, LONG])
+        expect(record?.models[0].digest).toBe(digest)
         expect(record?.slotsTotal).toBe(2)
         expect(record?.models[0].tokensPerSecond).toBeGreaterThan(0)
       }
@@ -92,7 +98,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
 
   it('acknowledges at once, queues up to its queue depth, refuses beyond with AT_CAPACITY, and a model it does not serve with MODEL_NOT_SERVED', async () => {
     const session = await nodeSession(bootstrap, nodes[0].peerId)
-    const long = (i: number, model = MODEL): ReturnType<typeof completionTask> => completionTask(`cap-${i}`, model, { prompt: 'The dog', max_tokens: 400 })
+    const long = (i: number, model = LONG): ReturnType<typeof completionTask> => completionTask(`cap-${i}`, model, { prompt: 'The dog', max_tokens: 400 })
     // 2 slots + 2 queued (the default queue depth is the slot count).
     const replies = await Promise.all(Array.from({ length: 6 }, async (_, i) => await session.run(long(i), { deadlineMs: 30_000 })))
     const rejected = replies.filter(r => r.rejection !== undefined)
@@ -107,7 +113,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
   it('stops a cancelled task and gives its slot to the next one', async () => {
     const session = await nodeSession(bootstrap, nodes[1].peerId)
     const controllers = [new AbortController(), new AbortController()]
-    const hogs = controllers.map(async (c, i) => await session.run(completionTask(`hog-${i}`, MODEL, { prompt: 'Once', max_tokens: 4000 }), { deadlineMs: 60_000, signal: c.signal }).catch(err => err))
+    const hogs = controllers.map(async (c, i) => await session.run(completionTask(`hog-${i}`, LONG, { prompt: 'Once', max_tokens: 1500 }), { deadlineMs: 60_000, signal: c.signal }).catch(err => err))
     await new Promise(resolve => setTimeout(resolve, 100))
     controllers.forEach(c => { c.abort(new Error('backup won')) })
     expect((await Promise.all(hogs)).map(e => (e as Error).message)).toEqual(['backup won', 'backup won'])
@@ -123,7 +129,7 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('three dria
     const node = nodes.pop()!
     const session = await nodeSession(bootstrap, node.peerId)
     const peerId = peerIdFromString(node.peerId)
-    const tasks = [0, 1, 2].map(async i => await session.run(completionTask(`in-flight-${i}`, MODEL, { prompt: 'Once upon a time', max_tokens: 400, temperature: 0 }), { deadlineMs: 30_000 }))
+    const tasks = [0, 1, 2].map(async i => await session.run(completionTask(`in-flight-${i}`, LONG, { prompt: 'Once upon a time', max_tokens: 400, temperature: 0 }), { deadlineMs: 30_000 }))
     await new Promise(resolve => setTimeout(resolve, 50))
     const exited = node.stop()
     const [a, b, queued] = await Promise.all(tasks)

@@ -50,7 +50,8 @@ const CONTEXT_CHARS = [SPACE, ...LETTERS, '.', ',']
 /** Characters that behave like another one; the rest of the vocabulary behaves like ','. */
 const SAME_CONTEXT: Record<string, string> = { ' ': SPACE, '!': '.', '?': '.' }
 
-export function buildBigramModel (vocab: Vocab): BigramModel {
+/** `endsText: false` leaves EOS out of what the model produces: its texts run to the token budget. */
+export function buildBigramModel (vocab: Vocab, options: { endsText?: boolean } = {}): BigramModel {
   const contextOfChar = new Map(CONTEXT_CHARS.map((char, context) => [char, context]))
   const contextOf = new Int32Array(vocab.tokens.length).fill(CONTEXT_CHARS.indexOf(','))
   vocab.tokens.forEach((token, id) => {
@@ -60,7 +61,7 @@ export function buildBigramModel (vocab: Vocab): BigramModel {
     if (context !== undefined) contextOf[id] = context
   })
 
-  const produced = [...vocab.textTokenIds, EOS_ID]
+  const produced = options.endsText === false ? vocab.textTokenIds : [...vocab.textTokenIds, EOS_ID]
   const counts = CONTEXT_CHARS.map(() => new Map(produced.map(id => [id, 0])))
   for (const doc of CORPUS) {
     const ids = [...tokenize(vocab, doc), EOS_ID]

@@ -117,6 +117,18 @@ describe('generated model inference', () => {
     expect(session.getChatHistory().filter(item => item.type === 'model')).toHaveLength(2)
   })
 
+  it('with endsText: false never ends early, with the context length asked for', async () => {
+    ({ path } = await generateTinyModel(join(dir, 'long.gguf'), { endsText: false, contextLength: 2048 }))
+    const info = await readGgufFileInfo(path, { logWarnings: false })
+    expect(info.architectureMetadata).toMatchObject({ context_length: 2048 })
+    const { context } = await open()
+    const completion = new LlamaCompletion({ contextSequence: context.getSequence() })
+    for (let seed = 1; seed <= 5; seed++) {
+      const { metadata } = await completion.generateCompletionWithMeta('the cat', { maxTokens: 200, temperature: 0.8, seed })
+      expect(metadata.stopReason).toBe('maxTokens')
+    }
+  })
+
   it('sometimes ends its text with EOS when sampling', async () => {
     const { context } = await open()
     const completion = new LlamaCompletion({ contextSequence: context.getSequence() })

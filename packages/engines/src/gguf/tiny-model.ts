@@ -11,13 +11,17 @@ export interface TinyModelOptions {
   seed?: number
   /** `general.name`; default `GENERATED_MODEL_NAME`. */
   name?: string
+  /** `llama.context_length`; default 512. */
+  contextLength?: number
+  /** Whether the model ends its texts with EOS (default true); false makes every generation run to its token budget. */
+  endsText?: boolean
 }
 
 const EMBEDDING = 64
 const LAYERS = 2
 const HEADS = 4
 const FEED_FORWARD = 128
-const CONTEXT_LENGTH = 512
+const DEFAULT_CONTEXT_LENGTH = 512
 const RMS_EPSILON = 1e-5
 
 const CHAT_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'system' %}{{ message['content'] + '\\n\\n' }}" +
@@ -28,14 +32,14 @@ const CHAT_TEMPLATE = "{% for message in messages %}{% if message['role'] == 'sy
 const u32 = (value: number): GgufValue => ({ type: 'uint32', value })
 
 /**
- * Generates a small llama-architecture GGUF (≈0.5 MB, F32) whose bytes depend only on
- * `seed` and `name`, so independently generated copies share one digest.
+ * Generates a small llama-architecture GGUF (≈0.5 MB, F32) whose bytes depend only on its
+ * options, so independently generated copies share one digest.
  */
 export async function generateTinyModel (path: string, options: TinyModelOptions = {}): Promise<WrittenGguf> {
   const vocab = buildVocab()
   const tensors = buildTinyModelTensors(
     { embedding: EMBEDDING, layers: LAYERS, heads: HEADS, feedForward: FEED_FORWARD, vocabSize: vocab.tokens.length },
-    buildBigramModel(vocab),
+    buildBigramModel(vocab, { endsText: options.endsText }),
     createPrng(options.seed ?? DEFAULT_MODEL_SEED)
   )
   return writeGguf(path, {
@@ -43,7 +47,7 @@ export async function generateTinyModel (path: string, options: TinyModelOptions
       'general.architecture': { type: 'string', value: 'llama' },
       'general.name': { type: 'string', value: options.name ?? GENERATED_MODEL_NAME },
       'general.file_type': u32(0), // all F32
-      'llama.context_length': u32(CONTEXT_LENGTH),
+      'llama.context_length': u32(options.contextLength ?? DEFAULT_CONTEXT_LENGTH),
       'llama.embedding_length': u32(EMBEDDING),
       'llama.feed_forward_length': u32(FEED_FORWARD),
       'llama.block_count': u32(LAYERS),

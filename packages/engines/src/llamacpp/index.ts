@@ -1,2 +1,5 @@
 export { createLlamaCppEngine } from './llamacpp-engine.js'
 export type { LlamaCppEngine, LlamaCppEngineComponents, LlamaCppEngineInit } from './llamacpp-engine.js'
+export { isLlamaGpuUsable } from './binding.js'
+export { defaultThreads } from './constants.js'
+export type { GpuChoice } from './binding.js'

@@ -1,29 +1,27 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createLogger, isDriaError } from '@dria/protocol'
+import { testModels } from '@dria/testkit'
+import { LlamaCompletion, readGgufFileInfo } from 'node-llama-cpp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadBinding } from './binding.js'
 import { createLlamaCppEngine } from './index.js'
 import type { LlamaCppEngine } from './index.js'
 import type { ChatRequest, CompletionRequest } from '@dria/protocol'
 
-// The test models live in ../shared beside the repository.
-const modelsDir = fileURLToPath(new URL('../../../../../shared/models', import.meta.url))
+// The shared test models when they are beside the repository, else the project's generated ones.
+const models = await testModels()
+const modelsDir = models.dir
 const logger = createLogger('test')
+const modelPath = (name: string): string => join(modelsDir, `${name}.gguf`)
 
-/** sha256 of each test model, from shared/models/README.md. */
-const DIGESTS: Record<string, string> = {
-  'llama-2-tiny-random': 'sha256:81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb',
-  stories260K: 'sha256:270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d',
-  'stories260K-chat': 'sha256:1ad9b5fd871d6105bd790f16b81fc1377f3509eb9ddd801267dedcffb13250ff'
-}
-
-const story: CompletionRequest = { model: 'stories260K', prompt: 'Once upon a time', temperature: 0, maxTokens: 40 }
+const story: CompletionRequest = { model: models.main, prompt: 'Once upon a time', temperature: 0, maxTokens: 40 }
 const chat: ChatRequest = {
-  model: 'stories260K-chat',
+  model: models.chat,
   messages: [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about a cat.' }],
   temperature: 0,
   maxTokens: 40
@@ -51,21 +49,33 @@ describe('LlamaCppEngine', () => {
   })
 
   it('lists every GGUF file with its sha256 digest', async () => {
-    const models = await engine.listModels()
-    expect(models.map(m => m.name)).toEqual(Object.keys(DIGESTS))
-    for (const model of models) {
-      expect(model.digest).toBe(DIGESTS[model.name])
+    const listed = await engine.listModels()
+    expect(listed.map(m => m.name)).toEqual(models.names)
+    for (const model of listed) {
+      const bytes = await readFile(modelPath(model.name))
+      expect(model.digest).toBe(`sha256:${createHash('sha256').update(bytes).digest('hex')}`)
       expect(model.kind).toBe('chat')
       expect(model.contextLength).toBeGreaterThan(0)
-      expect(model.sizeBytes).toBeGreaterThan(1_000_000)
+      expect(model.sizeBytes).toBe((await stat(modelPath(model.name))).size)
     }
   })
 
   it('continues a raw prompt with real token counts', async () => {
     const result = await engine.complete(story)
-    expect(result.text).toMatch(/^, there was a little girl named Lily/)
-    // BOS + 6 prompt tokens in this model's 512-token vocabulary.
-    expect(result.usage.promptTokens).toBe(7)
+    // The same text node-llama-cpp's own greedy completion of the bare prompt gives.
+    const llama = await loadBinding(logger)
+    const model = await llama.loadModel({ modelPath: modelPath(story.model) })
+    const context = await model.createContext({ threads: 1, contextSize: 512 })
+    try {
+      const reference = new LlamaCompletion({ contextSequence: context.getSequence() })
+      expect(result.text).toBe(await reference.generateCompletion(story.prompt, { maxTokens: 40, temperature: 0 }))
+      // BOS and the prompt as the model's tokenizer splits it.
+      expect(result.usage.promptTokens).toBe(1 + model.tokenize(story.prompt, false, 'trimLeadingSpace').length)
+    } finally {
+      await context.dispose()
+      await model.dispose()
+    }
+    expect(result.text.length).toBeGreaterThan(0)
     expect(result.usage.completionTokens).toBeGreaterThan(0)
     expect(result.usage.completionTokens).toBeLessThanOrEqual(40)
   })
@@ -88,12 +98,14 @@ describe('LlamaCppEngine', () => {
 
   it('stops at a stop string, leaving it out', async () => {
     const full = await engine.complete(story)
-    const index = full.text.indexOf('Lily')
-    expect(index).toBeGreaterThan(0)
-    const stopped = await engine.complete({ ...story, stop: ['Lily'] })
+    // A word the greedy text has, not at its start.
+    const word = [...full.text.matchAll(/[A-Za-z]{3,}/g)].map(m => m[0]).find(w => full.text.indexOf(w) > 0)
+    expect(word).toBeDefined()
+    const index = full.text.indexOf(word!)
+    const stopped = await engine.complete({ ...story, stop: [word!] })
     expect(stopped.finishReason).toBe('stop')
     // Cut at the token holding the stop string: node-llama-cpp drops the space that shares
-    // the token " Lily", so compare without trailing whitespace.
+    // the token (" Lily"), so compare without trailing whitespace.
     expect(full.text.startsWith(stopped.text)).toBe(true)
     expect(stopped.text.trimEnd()).toBe(full.text.slice(0, index).trimEnd())
     expect(stopped.usage.completionTokens).toBeLessThan(full.usage.completionTokens)
@@ -109,7 +121,7 @@ describe('LlamaCppEngine', () => {
       },
       required: ['name', 'happy', 'mood']
     }
-    for (const model of ['stories260K', 'stories260K-chat', 'llama-2-tiny-random']) {
+    for (const model of models.names) {
       const result = await engine.chat({ ...chat, model, maxTokens: 120, responseFormat: { type: 'json_schema', schema } })
       expect(result.finishReason).toBe('stop')
       const parsed = JSON.parse(result.text) as Record<string, unknown>
@@ -128,11 +140,12 @@ describe('LlamaCppEngine', () => {
   })
 
   it('embeds every input', async () => {
-    const result = await engine.embed({ model: 'stories260K', input: ['a cat', 'the big red dog ran home'] })
+    const result = await engine.embed({ model: models.main, input: ['a cat', 'the big red dog ran home'] })
     expect(result.embeddings).toHaveLength(2)
-    // stories260K's embedding width is 64.
+    // One value per dimension of the model's embedding.
+    const { architectureMetadata } = await readGgufFileInfo(modelPath(models.main), { logWarnings: false })
     for (const vector of result.embeddings) {
-      expect(vector).toHaveLength(64)
+      expect(vector).toHaveLength((architectureMetadata as { embedding_length: number }).embedding_length)
       expect(vector.every(Number.isFinite)).toBe(true)
     }
     expect(result.embeddings[0]).not.toEqual(result.embeddings[1])
@@ -142,7 +155,7 @@ describe('LlamaCppEngine', () => {
 
   it('rejects unknown models with MODEL_NOT_FOUND', async () => {
     expect(await rejectionCode(engine.chat({ ...chat, model: 'nope' }))).toBe('MODEL_NOT_FOUND')
-    expect(await rejectionCode(createLlamaCppEngine({ logger }, { modelsDir, models: ['stories260K', 'nope'] }))).toBe('MODEL_NOT_FOUND')
+    expect(await rejectionCode(createLlamaCppEngine({ logger }, { modelsDir, models: [models.main, 'nope'] }))).toBe('MODEL_NOT_FOUND')
   })
 
   it('rejects prompts longer than the context with CONTEXT_LENGTH_EXCEEDED', async () => {
@@ -154,7 +167,7 @@ describe('LlamaCppEngine', () => {
       story,
       { ...story, prompt: 'The dog' },
       { ...story, prompt: 'Tim and Sue', temperature: 0.9, seed: 7 },
-      { ...story, model: 'llama-2-tiny-random', prompt: 'hello' }
+      { ...story, model: models.other, prompt: 'hello' }
     ]
     const alone = []
     for (const request of requests) alone.push(await engine.complete(request))
@@ -163,18 +176,19 @@ describe('LlamaCppEngine', () => {
   })
 
   it('aborts every call in flight with ENGINE_ABORTED and stays usable', async () => {
-    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1500 }
+    const before = await engine.complete(story)
+    const long = { model: models.other, prompt: 'hello', temperature: 0, maxTokens: 1500 }
     // Six calls on four slots: two of them are still queued when abort() comes.
     const calls = Array.from({ length: 6 }, async () => await rejectionCode(engine.complete(long)))
     await new Promise(resolve => setTimeout(resolve, 50))
     engine.abort()
     expect(await Promise.all(calls)).toEqual(Array(6).fill('ENGINE_ABORTED'))
-    expect((await engine.complete(story)).text).toMatch(/^, there was/)
+    expect(await engine.complete(story)).toEqual(before)
   })
 
   it('aborts one call through its own signal', async () => {
     const controller = new AbortController()
-    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1500 }
+    const long = { model: models.other, prompt: 'hello', temperature: 0, maxTokens: 1500 }
     const aborted = rejectionCode(engine.complete(long, { signal: controller.signal }))
     const other = engine.complete({ ...long, maxTokens: 20 })
     controller.abort()
@@ -191,7 +205,7 @@ describe('LlamaCppEngine determinism and slots', () => {
   })
 
   async function open (slots: number): Promise<LlamaCppEngine> {
-    const engine = await createLlamaCppEngine({ logger }, { modelsDir, models: ['stories260K', 'llama-2-tiny-random'], threads: 1, slots })
+    const engine = await createLlamaCppEngine({ logger }, { modelsDir, models: [models.main, models.other], threads: 1, slots })
     engines.push(engine)
     return engine
   }
@@ -201,17 +215,17 @@ describe('LlamaCppEngine determinism and slots', () => {
     const requests: CompletionRequest[] = [
       story,
       { ...story, temperature: 0.8, seed: 42, maxTokens: 60 },
-      { ...story, model: 'llama-2-tiny-random', temperature: 1.2, topP: 0.9, seed: 3 }
+      { ...story, model: models.other, temperature: 1.2, topP: 0.9, seed: 3 }
     ]
     for (const request of requests) {
       const [x, y] = await Promise.all([a.complete(request), b.complete(request)])
       expect(x).toEqual(y)
     }
-    const chats: ChatRequest[] = [{ ...chat, model: 'stories260K' }, { ...chat, model: 'stories260K', temperature: 0.7, seed: 9 }]
+    const chats: ChatRequest[] = [{ ...chat, model: models.main }, { ...chat, model: models.main, temperature: 0.7, seed: 9 }]
     for (const request of chats) expect(await a.chat(request)).toEqual(await b.chat(request))
-    // A different seed samples a different story.
-    const other = await a.complete({ ...story, temperature: 0.8, seed: 43, maxTokens: 60 })
-    expect(other.text).not.toBe((await a.complete(requests[1])).text)
+    // A different seed samples a different text (of the model that never stops early).
+    const seeded = { ...story, model: models.other, temperature: 0.8, maxTokens: 60 }
+    expect((await a.complete({ ...seeded, seed: 43 })).text).not.toBe((await a.complete({ ...seeded, seed: 42 })).text)
   })
 
   it('generates the same text in another process (built dist)', async () => {
@@ -222,7 +236,7 @@ describe('LlamaCppEngine determinism and slots', () => {
     const script = `
       import { createLlamaCppEngine } from '${dist('engines')}'
       import { createLogger } from '${dist('protocol')}'
-      const engine = await createLlamaCppEngine({ logger: createLogger('child', 'silent') }, { modelsDir: '${modelsDir}', models: ['stories260K'], threads: 1 })
+      const engine = await createLlamaCppEngine({ logger: createLogger('child', 'silent') }, { modelsDir: '${modelsDir}', models: ['${models.main}'], threads: 1 })
       const results = []
       for (const request of ${JSON.stringify(requests)}) results.push(await engine.complete(request))
       await engine.close()
@@ -241,7 +255,7 @@ describe('LlamaCppEngine determinism and slots', () => {
   })
 
   it('runs requests side by side up to its slots and queues the rest', async () => {
-    const long = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1200 }
+    const long = { model: models.other, prompt: 'hello', temperature: 0, maxTokens: 1200 }
     const short = { ...long, maxTokens: 4 }
     const order = async (engine: LlamaCppEngine): Promise<string[]> => {
       const finished: string[] = []

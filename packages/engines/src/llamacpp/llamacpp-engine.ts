@@ -2,6 +2,7 @@ import { isDriaError } from '@dria/protocol'
 import { EngineCalls } from '../calls.js'
 import { engineFailed, modelNotFound } from '../errors.js'
 import { loadBinding } from './binding.js'
+import type { GpuChoice } from './binding.js'
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SLOTS, defaultThreads } from './constants.js'
 import { LoadedModel } from './loaded-model.js'
 import { findModelFiles } from './model-files.js'
@@ -25,6 +26,8 @@ export interface LlamaCppEngineInit {
   slots?: number
   /** Upper bound on each request's context in tokens (default 4096, capped by the model's training context). */
   contextSize?: number
+  /** Default `off` (CPU): `auto` uses a GPU when llama.cpp's GPU binaries are installed and find a device. */
+  gpu?: GpuChoice
 }
 
 export interface LlamaCppEngine extends InferenceEngine {
@@ -92,7 +95,7 @@ class LlamaCpp implements LlamaCppEngine {
 export async function createLlamaCppEngine (components: LlamaCppEngineComponents, init: LlamaCppEngineInit): Promise<LlamaCppEngine> {
   const log = components.logger.child({ module: 'llamacpp' })
   const files = await findModelFiles(init.modelsDir, init.models)
-  const llama = await loadBinding(log)
+  const llama = await loadBinding(log, init.gpu)
   const modelInit = {
     threads: init.threads ?? defaultThreads(),
     slots: init.slots ?? DEFAULT_SLOTS,

@@ -1,3 +1,5 @@
 export { createOllamaEngine } from './ollama-engine.js'
 export type { OllamaEngine, OllamaEngineComponents, OllamaEngineInit } from './ollama-engine.js'
 export { isOllamaReachable } from './reachable.js'
+export { pullOllamaModel } from './pull.js'
+export type { PullProgress } from './pull.js'

@@ -43,6 +43,7 @@ await runService(logger, 'test node failed to start', async () => {
     bootstrap: config.bootstrap,
     slots,
     queueDepth: config.queueDepth,
+    statusPort: 0,
     observer: {
       taskFinished () {
         if (config.crashAfter !== undefined && ++finished >= config.crashAfter) process.kill(process.pid, 'SIGKILL')

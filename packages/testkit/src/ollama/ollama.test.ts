@@ -1,22 +1,26 @@
-import { createLlamaCppEngine, createOllamaEngine, isOllamaReachable, measureTokensPerSecond } from '@dria/engines'
+import { stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { createLlamaCppEngine, createOllamaEngine, isOllamaReachable, measureTokensPerSecond, pullOllamaModel } from '@dria/engines'
+import type { PullProgress } from '@dria/engines'
 import { createLogger, isDriaError } from '@dria/protocol'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { SHARED_MODELS_DIR } from '../processes/index.js'
+import { testModels } from '../models/index.js'
 import { startOllamaServer } from './index.js'
 import type { OllamaServer } from './index.js'
 import type { InferenceEngine, LlamaCppEngine, OllamaEngine } from '@dria/engines'
 import type { ChatRequest, CompletionRequest } from '@dria/protocol'
 
 const logger = createLogger('test')
+const models = await testModels()
 
 const chat: ChatRequest = {
-  model: 'stories260K-chat',
+  model: models.chat,
   messages: [{ role: 'developer', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about a dog.' }],
   temperature: 0,
   maxTokens: 30
 }
-const story: CompletionRequest = { model: 'stories260K', prompt: 'Once upon a time', temperature: 0, maxTokens: 30 }
-const long: CompletionRequest = { model: 'llama-2-tiny-random', prompt: 'hello', temperature: 0, maxTokens: 1500 }
+const story: CompletionRequest = { model: models.main, prompt: 'Once upon a time', temperature: 0, maxTokens: 30 }
+const long: CompletionRequest = { model: models.other, prompt: 'hello', temperature: 0, maxTokens: 1500 }
 
 async function rejection (promise: Promise<unknown>): Promise<{ code: string, retryable: boolean }> {
   try {
@@ -50,7 +54,7 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   const count = (path: string): number => server.received.filter(r => r.path === path).length
 
   beforeAll(async () => {
-    llama = await createLlamaCppEngine({ logger }, { modelsDir: SHARED_MODELS_DIR, threads: 1, slots: 4 })
+    llama = await createLlamaCppEngine({ logger }, { modelsDir: models.dir, threads: 1, slots: 4 })
     const tracked: InferenceEngine = {
       name: 'llamacpp',
       listModels: async () => await llama.listModels(),
@@ -78,7 +82,7 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   it('returns the same results as the engine it wraps', async () => {
     expect(await ollama.chat(chat)).toEqual(await llama.chat(chat))
     expect(await ollama.complete(story)).toEqual(await llama.complete(story))
-    const embedding = { model: 'stories260K', input: ['a cat', 'a dog'] }
+    const embedding = { model: models.main, input: ['a cat', 'a dog'] }
     expect(await ollama.embed(embedding)).toEqual(await llama.embed(embedding))
     const cut = await ollama.complete({ ...story, maxTokens: 4 })
     expect(cut.finishReason).toBe('length')
@@ -90,17 +94,17 @@ describe('Ollama-protocol server and OllamaEngine', () => {
     const result = await ollama.chat({ ...chat, maxTokens: 40, temperature: 0.5, topP: 0.9, seed: 5, stop: ['zz'], responseFormat: { type: 'json_schema', schema } })
     expect(JSON.parse(result.text)).toEqual({ ok: expect.any(Boolean) })
     expect(lastBody('/api/chat')).toEqual({
-      model: 'stories260K-chat',
+      model: models.chat,
       messages: [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about a dog.' }],
       stream: true,
       format: schema,
       options: { num_predict: 40, temperature: 0.5, top_p: 0.9, seed: 5, stop: ['zz'] }
     })
-    await ollama.complete({ model: 'stories260K', prompt: 'Once', responseFormat: { type: 'json_object' } })
+    await ollama.complete({ model: models.main, prompt: 'Once', responseFormat: { type: 'json_object' } })
     // No max_tokens: the engines' common default budget; no temperature: the model's default.
-    expect(lastBody('/api/generate')).toEqual({ model: 'stories260K', prompt: 'Once', raw: true, stream: true, format: 'json', options: { num_predict: 256 } })
-    await ollama.embed({ model: 'stories260K', input: ['x'] })
-    expect(lastBody('/api/embed')).toEqual({ model: 'stories260K', input: ['x'], truncate: false })
+    expect(lastBody('/api/generate')).toEqual({ model: models.main, prompt: 'Once', raw: true, stream: true, format: 'json', options: { num_predict: 256 } })
+    await ollama.embed({ model: models.main, input: ['x'] })
+    expect(lastBody('/api/embed')).toEqual({ model: models.main, input: ['x'], truncate: false })
   })
 
   it('retries 503 "server busy" and then succeeds', async () => {
@@ -133,7 +137,7 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   it('counts missing prompt_eval_count and eval_count as 0', async () => {
     server.inject({ omitCounts: true })
     try {
-      const raw = await (await post(server, '/api/generate', { model: 'stories260K', prompt: 'Once', raw: true, stream: false })).json() as Record<string, unknown>
+      const raw = await (await post(server, '/api/generate', { model: models.main, prompt: 'Once', raw: true, stream: false })).json() as Record<string, unknown>
       expect(raw).not.toHaveProperty('prompt_eval_count')
       expect(raw).not.toHaveProperty('eval_count')
       const result = await ollama.complete(story)
@@ -147,7 +151,7 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   it('aborts calls in flight with ENGINE_ABORTED, all or one by its signal', async () => {
     serverSide.length = 0
     const sent = count('/api/generate') + count('/api/chat')
-    const all = [rejection(ollama.complete(long)), rejection(ollama.chat({ ...chat, model: 'llama-2-tiny-random', maxTokens: 1500 }))]
+    const all = [rejection(ollama.complete(long)), rejection(ollama.chat({ ...chat, model: models.other, maxTokens: 1500 }))]
     await vi.waitFor(() => { expect(count('/api/generate') + count('/api/chat')).toBe(sent + 2) })
     ollama.abort()
     expect((await Promise.all(all)).map(r => r.code)).toEqual(['ENGINE_ABORTED', 'ENGINE_ABORTED'])
@@ -163,10 +167,10 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   })
 
   it('serves only the models it is told to', async () => {
-    const filtered = createOllamaEngine({ logger }, { host: server.url, models: ['stories260K'] })
+    const filtered = createOllamaEngine({ logger }, { host: server.url, models: [models.main] })
     try {
-      expect((await filtered.listModels()).map(m => m.name)).toEqual(['stories260K'])
-      expect((await filtered.complete({ ...story, model: 'stories260K:latest' })).text).toBe((await llama.complete(story)).text)
+      expect((await filtered.listModels()).map(m => m.name)).toEqual([models.main])
+      expect((await filtered.complete({ ...story, model: `${models.main}:latest` })).text).toBe((await llama.complete(story)).text)
       expect((await rejection(filtered.chat(chat))).code).toBe('MODEL_NOT_FOUND')
     } finally {
       await filtered.close()
@@ -174,28 +178,30 @@ describe('Ollama-protocol server and OllamaEngine', () => {
   })
 
   it('measures tokens per second through either engine', async () => {
-    expect(await measureTokensPerSecond(llama, 'stories260K')).toBeGreaterThan(0)
-    expect(await measureTokensPerSecond(ollama, 'stories260K')).toBeGreaterThan(0)
+    expect(await measureTokensPerSecond(llama, models.main)).toBeGreaterThan(0)
+    expect(await measureTokensPerSecond(ollama, models.main)).toBeGreaterThan(0)
   })
 
   it('speaks the native wire format', async () => {
     expect(await (await fetch(`${server.url}/api/version`)).json()).toEqual({ version: expect.any(String) })
     const tags = await (await fetch(`${server.url}/api/tags`)).json() as { models: Array<Record<string, unknown>> }
+    const first = (await llama.listModels())[0]
     expect(tags.models[0]).toMatchObject({
-      name: 'llama-2-tiny-random:latest',
-      model: 'llama-2-tiny-random:latest',
-      digest: '81f226c62d28ed4a1a9b9fa080fcd9f0cc40e0f9d5680036583ff98fbcd035cb',
-      size: 1_750_560,
+      name: `${models.names[0]}:latest`,
+      model: `${models.names[0]}:latest`,
+      // Bare hex, as Ollama lists it, of the file's sha256.
+      digest: first.digest.replace(/^sha256:/, ''),
+      size: (await stat(join(models.dir, `${models.names[0]}.gguf`))).size,
       details: { format: 'gguf', family: 'llama' }
     })
     const ps = await (await fetch(`${server.url}/api/ps`)).json() as { models: Array<Record<string, unknown>> }
     expect(ps.models.map(m => m.name)).toEqual(tags.models.map(m => m.name))
-    const show = await (await post(server, '/api/show', { model: 'stories260K' })).json() as Record<string, unknown>
+    const show = await (await post(server, '/api/show', { model: models.main })).json() as Record<string, unknown>
     expect(show).toMatchObject({ capabilities: ['completion'], model_info: { 'general.architecture': 'llama', 'llama.context_length': expect.any(Number) } })
     expect((await post(server, '/api/show', { model: 'nope' })).status).toBe(404)
 
-    // Streaming is the default: NDJSON pieces, then a final chunk with the counts.
-    const body = { model: 'stories260K-chat', messages: [{ role: 'user', content: 'Hi' }], options: { temperature: 0, num_predict: 20 } }
+    // Streaming is the default: NDJSON pieces, then a final chunk with the counts (of a model that runs to num_predict).
+    const body = { model: models.other, messages: [{ role: 'user', content: 'Hi' }], options: { temperature: 0, num_predict: 20 } }
     const streamed = await post(server, '/api/chat', body)
     expect(streamed.headers.get('content-type')).toBe('application/x-ndjson')
     const chunks = (await streamed.text()).trim().split('\n').map(line => JSON.parse(line) as { message: { content: string }, done: boolean, done_reason?: string, eval_count?: number })
@@ -218,6 +224,34 @@ describe('Ollama-protocol server and OllamaEngine', () => {
     } finally {
       await client.close()
       await small.close()
+    }
+  })
+
+  it('pulls a model it does not have through /api/pull, with progress; an unknown name fails', async () => {
+    const fresh = await startOllamaServer({ engine: llama }, { notPulled: [models.chat] })
+    const client = createOllamaEngine({ logger }, { host: fresh.url, retries: 0 })
+    try {
+      expect((await client.listModels()).map(m => m.name)).not.toContain(models.chat)
+      expect((await rejection(client.chat(chat))).code).toBe('MODEL_NOT_SERVED')
+      const progress: PullProgress[] = []
+      await pullOllamaModel(fresh.url, models.chat, { onProgress: p => progress.push(p) })
+      expect(progress[0].status).toBe('pulling manifest')
+      expect(progress.at(-1)?.status).toBe('success')
+      const bytes = progress.filter(p => p.completed !== undefined).map(p => p.completed)
+      expect(bytes.length).toBeGreaterThan(1)
+      expect(bytes).toEqual([...bytes].sort((a, b) => (a ?? 0) - (b ?? 0)))
+      expect(progress.find(p => p.total !== undefined)?.total).toBe((await llama.listModels()).find(m => m.name === models.chat)?.sizeBytes)
+      expect((await client.listModels()).map(m => m.name)).toContain(models.chat)
+      expect((await client.chat(chat)).text).toBe((await llama.chat(chat)).text)
+      expect(fresh.received.filter(r => r.path === '/api/pull').map(r => r.body?.model ?? r.body?.name)).toEqual([models.chat])
+
+      expect((await rejection(pullOllamaModel(fresh.url, 'no-such-model'))).code).toBe('ENGINE_ERROR')
+      const whole = await post(fresh, '/api/pull', { model: 'no-such-model', stream: false })
+      expect(whole.status).toBe(500)
+      expect(await whole.json()).toEqual({ error: 'pull model manifest: file does not exist' })
+    } finally {
+      await client.close()
+      await fresh.close()
     }
   })
 

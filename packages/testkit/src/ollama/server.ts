@@ -25,6 +25,11 @@ export interface OllamaServerInit {
   /** Inference requests that may be pending at once; beyond it 503 (default 512, Ollama's). */
   maxQueue?: number
   failures?: OllamaServerFaults
+  /**
+   * Models of the engine this Ollama has not pulled yet: invisible (404 "try pulling it
+   * first") until a client pulls them through `/api/pull`. Default none.
+   */
+  notPulled?: string[]
 }
 
 export interface ReceivedRequest {
@@ -78,7 +83,7 @@ function sendJson (res: ServerResponse, status: number, value: unknown): void {
 
 /**
  * A server speaking Ollama's native API (/api/tags, /api/show, /api/ps, /api/version,
- * /api/chat, /api/generate, /api/embed) whose answers come from a real engine, with Ollama's
+ * /api/chat, /api/generate, /api/embed, /api/pull) whose answers come from a real engine, with Ollama's
  * error answers (404 "try pulling it first", 503 when its queue is full) and fault injection.
  * A client that disconnects cancels its generation, as with Ollama.
  */
@@ -90,12 +95,44 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
   const received: ReceivedRequest[] = []
   let faults: OllamaServerFaults = { ...init.failures }
   let pending = 0
+  const unpulled = new Set((init.notPulled ?? []).map(untaggedName))
+
+  /** The engine's models this Ollama has (pulled). */
+  async function pulledModels (): Promise<ModelInfo[]> {
+    return (await engine.listModels()).filter(model => !unpulled.has(model.name))
+  }
 
   async function findModel (name: unknown): Promise<ModelInfo> {
     if (typeof name !== 'string' || name === '') throw new HttpError(400, 'model is required')
-    const info = (await engine.listModels()).find(model => model.name === untaggedName(name))
+    const info = (await pulledModels()).find(model => model.name === untaggedName(name))
     if (info === undefined) throw notPulled(name)
     return info
+  }
+
+  /** Ollama's /api/pull: manifest, the layer's download progress, verification, success. */
+  async function pull (body: Body, res: ServerResponse): Promise<void> {
+    const name = body.model ?? body.name
+    if (typeof name !== 'string' || name === '') throw new HttpError(400, 'model is required')
+    const info = (await engine.listModels()).find(model => model.name === untaggedName(name))
+    const total = info?.sizeBytes ?? 0
+    const steps: Body[] = info === undefined
+      ? [{ status: 'pulling manifest' }, { error: 'pull model manifest: file does not exist' }]
+      : [
+          { status: 'pulling manifest' },
+          ...[0, 0.25, 0.5, 0.75, 1].map(share => ({ status: `pulling ${info.digest.slice(7, 19)}`, digest: info.digest, total, completed: Math.round(total * share) })),
+          { status: 'verifying sha256 digest' },
+          { status: 'writing manifest' },
+          { status: 'success' }
+        ]
+    if (info !== undefined) unpulled.delete(info.name)
+    if (body.stream === false) {
+      const last = steps[steps.length - 1]
+      sendJson(res, last.error !== undefined ? 500 : 200, last)
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    for (const step of steps) res.write(JSON.stringify(step) + '\n')
+    res.end()
   }
 
   function counted (usage: GenerationResult['usage']): GenerationResult['usage'] | undefined {
@@ -167,14 +204,14 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
 
   const queries: Record<string, (body: Body | undefined) => Promise<unknown>> = {
     'GET /api/version': async () => ({ version: OLLAMA_VERSION }),
-    'GET /api/tags': async () => ({ models: (await engine.listModels()).map(info => tagEntry(info, started)) }),
+    'GET /api/tags': async () => ({ models: (await pulledModels()).map(info => tagEntry(info, started)) }),
     'GET /api/ps': async () => {
       const expiresAt = new Date(Date.now() + 5 * 60_000).toISOString()
-      return { models: (await engine.listModels()).map(info => psEntry(info, expiresAt)) }
+      return { models: (await pulledModels()).map(info => psEntry(info, expiresAt)) }
     },
     'POST /api/show': async (body) => {
       const name = body?.model ?? body?.name
-      const info = (await engine.listModels()).find(model => typeof name === 'string' && model.name === untaggedName(name))
+      const info = (await pulledModels()).find(model => typeof name === 'string' && model.name === untaggedName(name))
       if (info === undefined) throw new HttpError(404, `model '${String(name)}' not found`)
       return showEntry(info, started)
     }
@@ -202,6 +239,7 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
     const body = method === 'POST' ? await readBody(req) : undefined
     received.push({ method, path, body })
     if (method === 'POST' && body !== undefined && Object.hasOwn(inference, path)) return await runInference(path, body, res)
+    if (method === 'POST' && body !== undefined && path === '/api/pull') return await pull(body, res)
     const query = queries[`${method} ${path}`]
     if (query === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('404 page not found')

@@ -1,0 +1,7 @@
+export { benchmarkModels } from './benchmark.js'
+export type { ModelBenchmark } from './benchmark.js'
+export { detectHardware, parseNvidiaSmi, parseVulkanSummary } from './hardware.js'
+export type { GpuDevice, Hardware } from './hardware.js'
+export { runSetup } from './setup.js'
+export type { SetupInit, SetupReport } from './setup.js'
+export { renderBenchmark, renderSetup } from './render.js'

@@ -1,0 +1,8 @@
+export { createNodeStatus } from './node-status.js'
+export type { CoordinatorReport, NodeStatus, NodeStatusSnapshot, TaskCounts, TaskOutcome, TrustLevel } from './node-status.js'
+export { statusObserver } from './status-observer.js'
+export { buildStatusApp, startStatusServer } from './status-server.js'
+export type { StatusServer, StatusServerInit } from './status-server.js'
+export { fetchModels, fetchStatus } from './client.js'
+export type { ModelsAnswer } from './client.js'
+export { renderModelTable, renderModels, renderStatus } from './render.js'
