@@ -51,6 +51,9 @@ export const DEADLINE_BASE_MS = 3_000
 /** The base while no node serving the model has answered yet (models may still be loading). */
 export const UNKNOWN_SPEED_BASE_MS = 10_000
 export const DEADLINE_FACTOR = 4
+/** A verifier gets max(this, factor x the model's typical task time) to answer a check. */
+export const CHECK_MIN_DEADLINE_MS = 1_000
+export const CHECK_DEADLINE_FACTOR = 4
 /** Assumed speed before any node serving the model has answered (deliberately slow: 20 tokens/s). */
 export const DEFAULT_MS_PER_TOKEN = 50
 /** Attempts of one line (all causes, backups included) after which it fails. */
@@ -59,8 +62,9 @@ export const DEFAULT_MAX_ATTEMPTS = 30
 export const DEFAULT_QUEUE_WINDOW = 512
 /** Share of dispatches real-time requests get first while batch work waits too. */
 export const DEFAULT_REALTIME_SHARE = 0.5
-/** A straggler gets a backup on an idle node after max(this, 2x the model's typical task time). */
-export const DEFAULT_BACKUP_AFTER_MS = 2_000
+/** A straggler gets a backup on an idle node after max(this, BACKUP_FACTOR x the model's typical task time). */
+export const DEFAULT_BACKUP_AFTER_MS = 500
+export const BACKUP_FACTOR = 3
 /** How often results waiting for a verifier are looked at again (and idle nodes offered work). */
 export const HELD_RECHECK_MS = 1_000
 

@@ -1,4 +1,4 @@
-import { DEADLINE_BASE_MS, DEADLINE_FACTOR, DEFAULT_MS_PER_TOKEN, UNKNOWN_SPEED_BASE_MS } from '../constants.js'
+import { CHECK_DEADLINE_FACTOR, CHECK_MIN_DEADLINE_MS, DEADLINE_BASE_MS, DEADLINE_FACTOR, DEFAULT_MS_PER_TOKEN, UNKNOWN_SPEED_BASE_MS } from '../constants.js'
 import type { NodeSession } from '../network/index.js'
 
 export interface DeadlineComponents {
@@ -13,6 +13,12 @@ export interface DeadlineInit {
 export interface Deadlines {
   /** How long `session` gets for a task of up to `tokens` tokens of `model`. */
   forTask(session: NodeSession, model: string, tokens: number): number
+  /**
+   * How long a verifier gets to check a result of `tokens` tokens: a few times what a task of
+   * the model typically takes (scoring costs less than generating), so a verifier that holds
+   * on to checks is passed over quickly and the check goes to another.
+   */
+  forCheck(session: NodeSession, model: string, tokens: number): number
   /** A task of `model` finished after `ms` (dispatch to answer). */
   completed(model: string, ms: number): void
   /** Typical time of a task of `model` (0 while unknown). */
@@ -57,6 +63,11 @@ export function createDeadlines (components: DeadlineComponents, init: DeadlineI
       // Until anyone has answered, allow for cold starts (a model still loading).
       const base = measured === undefined ? UNKNOWN_SPEED_BASE_MS : DEADLINE_BASE_MS
       return Math.min(init.maxMs, Math.round(base + DEADLINE_FACTOR * tokens * (measured ?? DEFAULT_MS_PER_TOKEN) * ahead))
+    },
+    forCheck (session, model, tokens) {
+      const full = this.forTask(session, model, tokens)
+      const usual = typical.get(model)
+      return usual === undefined ? full : Math.min(full, Math.max(CHECK_MIN_DEADLINE_MS, Math.round(CHECK_DEADLINE_FACTOR * usual)))
     },
     completed (model, ms) {
       const previous = typical.get(model)

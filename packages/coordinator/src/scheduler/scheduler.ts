@@ -1,7 +1,7 @@
 import { DriaError, RejectionCode, isDriaError } from '@dria/protocol'
 import type { Logger, TaskKindName, TaskRequest } from '@dria/protocol'
 import {
-  DEFAULT_BACKUP_AFTER_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_WINDOW, DEFAULT_REALTIME_SHARE, DEFAULT_TASK_TIMEOUT_MS,
+  BACKUP_FACTOR, DEFAULT_BACKUP_AFTER_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_WINDOW, DEFAULT_REALTIME_SHARE, DEFAULT_TASK_TIMEOUT_MS,
   HELD_RECHECK_MS, UNTRUSTED_MAX_WINDOW
 } from '../constants.js'
 import { timeTaskRun } from '../metrics/index.js'
@@ -36,7 +36,7 @@ export interface SchedulerInit {
   realtimeShare?: number
   /** Accept results no node can check (no other node serves the weights) instead of holding them. Default false. */
   acceptUnverified?: boolean
-  /** A straggler gets a backup on an idle node after max(this, 2x the model's typical task). Default 2 s. */
+  /** A straggler gets a backup on an idle node after max(this, 3x the model's typical task). Default 0.5 s. */
   backupAfterMs?: number
 }
 
@@ -130,7 +130,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     trust,
     run: runTargeted,
     newTaskId,
-    deadline: (session, model, tokens) => deadlines.forTask(session, model, tokens),
+    deadline: (session, model, tokens) => deadlines.forCheck(session, model, tokens),
     logger: components.logger,
     metrics
   })
@@ -479,7 +479,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       const [flight] = job.flights
       if (flight.session === session) continue
       const age = now - flight.startedAt
-      if (age > Math.max(backupAfterMs, 2 * deadlines.typicalMs(job.model)) && age > oldest) {
+      if (age > Math.max(backupAfterMs, BACKUP_FACTOR * deadlines.typicalMs(job.model)) && age > oldest) {
         best = job
         oldest = age
       }

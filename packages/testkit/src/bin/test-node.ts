@@ -3,7 +3,6 @@
  * as a real process, for e2e tests and benchmarks. It logs like `dria-node` ("node ready").
  */
 import '@dria/protocol/polyfill'
-import { createLlamaCppEngine } from '@dria/engines'
 import type { InferenceEngine } from '@dria/engines'
 import { startNodeDaemon } from '@dria/node'
 import { createLogger, runService } from '@dria/protocol'
@@ -35,7 +34,8 @@ await runService(logger, 'test node failed to start', async () => {
   const slots = config.slots ?? 4
   const base: InferenceEngine = config.engine.type === 'synthetic'
     ? createSyntheticEngine({ models: config.engine.models, tokensPerSecond: config.engine.tokensPerSecond })
-    : await createLlamaCppEngine({ logger }, { modelsDir: config.engine.modelsDir, models: config.engine.models, threads: config.engine.threads ?? 1, slots })
+    // Loaded only when needed: node-llama-cpp takes a second or two to import.
+    : await (await import('@dria/engines')).createLlamaCppEngine({ logger }, { modelsDir: config.engine.modelsDir, models: config.engine.models, threads: config.engine.threads ?? 1, slots })
   const engine = config.cheat === undefined && config.verifier === undefined ? base : cheatingEngine(base, config.cheat, config.verifier)
   let finished = 0
   const daemon = await startNodeDaemon({ logger, engine }, {
