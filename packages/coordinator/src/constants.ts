@@ -16,6 +16,8 @@ export const SESSION_OPEN_CONCURRENCY = 16
 /** Pings keep a session alive and tell a frozen node (no pong) from a slow one. */
 export const DEFAULT_PING_INTERVAL_MS = 2_000
 export const DEFAULT_PING_TIMEOUT_MS = 6_000
+/** ...and only once this many pings we sent went unanswered. */
+export const PING_MISSES = 3
 /** A task the node has not acknowledged within this long is taken back. */
 export const DEFAULT_ACK_TIMEOUT_MS = 5_000
 export const DEFAULT_SESSION_SWEEP_MS = 250

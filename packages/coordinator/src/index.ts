@@ -8,3 +8,5 @@ export { openStore } from './store/index.js'
 // The coordinator's side of a node session, for tools that drive nodes directly.
 export { createNodeSession } from './network/index.js'
 export type { NodeSession, TaskReply } from './network/index.js'
+// How a line's seed is chosen when the request sets none (reproducible from the line's key).
+export { derivedSeed } from './scheduler/job.js'

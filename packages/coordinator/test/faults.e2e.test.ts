@@ -18,7 +18,7 @@ const lines = (n = LINES): unknown[] => requestLines(n, '/v1/chat/completions', 
 /** What the coordinator logged about `peer`. */
 const said = (network: TestNetwork, msg: string, peer: string): number => network.coordinator.lines.filter(l => l.msg === msg && l.peer === peer).length
 
-describe('hostile peers among three honest nodes: nothing fails, nothing stalls', () => {
+describe('hostile peers among three honest nodes: nothing fails, nothing stalls', { timeout: 120_000 }, () => {
   let network: TestNetwork | undefined
   const hostile = new Map<HostileMode, HostilePeer>()
 
@@ -58,7 +58,7 @@ describe('hostile peers among three honest nodes: nothing fails, nothing stalls'
   })
 })
 
-describe('node faults', () => {
+describe('node faults', { timeout: 120_000 }, () => {
   let network: Awaited<ReturnType<typeof startSyntheticNetwork>> | undefined
 
   afterEach(async () => {

@@ -171,10 +171,13 @@ export const SYNTHETIC_MODEL = 'synthetic-1b'
 export interface SyntheticNodeSpec {
   slots?: number
   tokensPerSecond?: number
+  /** What it serves; default SYNTHETIC_MODEL with its honest digest. */
+  models?: Array<{ name: string, digest?: string }>
   cheat?: TestNodeConfig['cheat']
   verifier?: TestNodeConfig['verifier']
   crashAfter?: number
   flapEveryMs?: number
+  flapEveryTasks?: number
 }
 
 /** A coordinator and real node daemons around synthetic (or cheating synthetic) engines. */
@@ -194,11 +197,12 @@ export async function startSyntheticNetwork (options: { apiKeys: string[], nodes
         dataDir: join(dir.path, `node-${count++}`),
         bootstrap: coordinator.multiaddrs,
         slots: spec.slots ?? 4,
-        engine: { type: 'synthetic', models: [{ name: SYNTHETIC_MODEL }], tokensPerSecond: spec.tokensPerSecond ?? 400 },
+        engine: { type: 'synthetic', models: spec.models ?? [{ name: SYNTHETIC_MODEL }], tokensPerSecond: spec.tokensPerSecond ?? 400 },
         cheat: spec.cheat,
         verifier: spec.verifier,
         crashAfter: spec.crashAfter,
-        flapEveryMs: spec.flapEveryMs
+        flapEveryMs: spec.flapEveryMs,
+        flapEveryTasks: spec.flapEveryTasks
       })
       started.push(node)
       return node
@@ -212,7 +216,7 @@ export async function startSyntheticNetwork (options: { apiKeys: string[], nodes
 }
 
 /** Waits until the coordinator's view lists `model` on `count` nodes. */
-export async function waitForModelNodes (openai: OpenAI, model: string, count: number, timeoutMs = 30_000): Promise<void> {
+export async function waitForModelNodes (openai: OpenAI, model: string, count: number, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const models = await openai.models.list()

@@ -3,7 +3,7 @@ import type { Hello, ModelCapacity, NodeReport, TaskRejection, TaskRequest, Task
 import type { Session } from '@dria/p2p'
 import type { PeerId } from '@libp2p/interface'
 import {
-  DEFAULT_ACK_TIMEOUT_MS, DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_SESSION_SWEEP_MS, MAX_SILENT_FAILURES
+  DEFAULT_ACK_TIMEOUT_MS, DEFAULT_PING_INTERVAL_MS, DEFAULT_PING_TIMEOUT_MS, DEFAULT_SESSION_SWEEP_MS, MAX_SILENT_FAILURES, PING_MISSES
 } from '../constants.js'
 import { EarnedCapacity } from './capacity.js'
 
@@ -91,6 +91,8 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
   const closeListeners: Array<(err?: Error) => void> = []
   let lastPong = Date.now()
   let pingSentAt = 0
+  /** Pings sent since the last pong: only pings we managed to send count against the node. */
+  let unansweredPings = 0
   let nonce = 0
   let rttMs = 0
   let silentFailures = 0
@@ -127,6 +129,9 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
   }
 
   channel.onFrame(frame => {
+    // Whatever the node sends shows it is alive, not only its pongs (a busy node is late to pong).
+    lastPong = Date.now()
+    unansweredPings = 0
     if (frame.ack != null) {
       const { taskId, rejection } = frame.ack
       if (rejection != null) {
@@ -151,21 +156,30 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
         entry.resolve({ rejection })
       }
     } else if (frame.pong != null) {
-      lastPong = Date.now()
       if (frame.pong.nonce === nonce) rttMs = lastPong - pingSentAt
     } else {
       close(new DriaError('SESSION_FRAME_INVALID', 'unexpected frame from the node'))
     }
   })
 
+  const sweepMs = init.sweepIntervalMs ?? DEFAULT_SESSION_SWEEP_MS
+  let lastSweep = Date.now()
   const sweep = setInterval(() => {
     const now = Date.now()
-    if (now - lastPong > pingTimeoutMs) {
+    // This timer ran late: our own event loop stalled, and answers that arrived meanwhile are
+    // still unread behind it. Judge deadlines on the next round, after they are read.
+    const stalled = now - lastSweep > sweepMs * 4
+    lastSweep = now
+    if (stalled) return
+    // Silence alone could be our own event loop stalling (pongs wait unread behind this timer):
+    // the node must also have left several pings unanswered that we did send.
+    if (now - lastPong > pingTimeoutMs && unansweredPings >= PING_MISSES) {
       close(new DriaError('SESSION_UNRESPONSIVE', `no pong for ${now - lastPong} ms`, { retryable: true }))
       return
     }
     if (now - pingSentAt >= pingIntervalMs) {
       pingSentAt = now
+      unansweredPings++
       channel.send({ ping: { nonce: ++nonce } })
     }
     for (const [taskId, entry] of pending) {
@@ -173,7 +187,7 @@ export function createNodeSession (session: Session, init: NodeSessionInit = {})
       else if (now > entry.deadline) unanswered(taskId, 'TASK_TIMEOUT', `no answer within ${entry.deadline - entry.sentAt} ms`)
       if (!channel.open) return
     }
-  }, init.sweepIntervalMs ?? DEFAULT_SESSION_SWEEP_MS)
+  }, sweepMs)
   sweep.unref()
 
   function close (err?: Error): void {

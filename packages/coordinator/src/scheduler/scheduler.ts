@@ -406,10 +406,14 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
 
   // ---- results -----------------------------------------------------------------------------
 
+  /**
+   * Ends a job's work. A batch line stays in `live` until its final state is written: until
+   * then the store still shows it pending, and a queue refill must not load it a second time.
+   */
   function finish (job: Job): void {
     job.settled = true
     job.checking = false
-    live.delete(job.key)
+    if (job.row === undefined) live.delete(job.key)
     for (const flight of job.flights) flight.controller.abort()
     job.abort.abort()
   }
@@ -430,7 +434,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
     const row = job.row!
     track(outcome.peer, row.batchId, (async () => {
-      await store.tasks.markCompleted(row, outcome, job.attempts)
+      try {
+        await store.tasks.markCompleted(row, outcome, job.attempts)
+      } finally {
+        live.delete(job.key)
+      }
       announce(row)
     })())
   }
@@ -443,7 +451,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
     const row = job.row!
     track('', row.batchId, (async () => {
-      await store.tasks.markFailed(row, failure)
+      try {
+        await store.tasks.markFailed(row, failure)
+      } finally {
+        live.delete(job.key)
+      }
       announce(row)
     })())
   }
@@ -548,8 +560,9 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
 
   function abandon (filter: (job: Job) => boolean): void {
     for (const job of [...live.values()]) {
-      if (!filter(job)) continue
+      if (job.settled || !filter(job)) continue
       finish(job)
+      live.delete(job.key)
       job.waiter?.reject(new DriaError('REQUEST_ABANDONED', 'the request was abandoned'))
     }
     for (const entry of held) if (entry.job.settled) held.delete(entry)

@@ -150,27 +150,39 @@ export function createChecker (components: CheckerComponents): Checker {
     return { peer: session.id, pass: report.pass, weight: trust.verifierWeight(session.id), usage: report.usage, reason: report.reason }
   }
 
-  /** Verdicts until one side leads by the margin (or nobody is left to ask). */
+  /**
+   * Verdicts until one side leads by the margin. Below the margin, unopposed verdicts decide
+   * only when nobody else could have been asked: a verifier that did not answer might have
+   * disagreed, so then the line is redone instead.
+   */
   async function score (subject: CheckSubject, signal: AbortSignal): Promise<CheckVerdict> {
     const asked = new Set([subject.producer.id])
     const verdicts: Verdict[] = []
     let pass = 0
     let fail = 0
+    let silent = 0
+    let exhausted = false
     while (asked.size <= MAX_VERIFIERS_PER_CHECK) {
       const verifier = pickWeighted(eligible(subject, asked, canScore(subject.model)), s => trust.verifierWeight(s.id))
-      if (verifier === undefined) break
+      if (verifier === undefined) {
+        exhausted = true
+        break
+      }
       asked.add(verifier.id)
       const verdict = await scoreOnce(verifier, subject, signal)
-      if (verdict === undefined) continue
+      if (verdict === undefined) {
+        silent++
+        continue
+      }
       verdicts.push(verdict)
       if (verdict.pass) pass += verdict.weight
       else fail += verdict.weight
       if (Math.abs(pass - fail) >= VERDICT_MARGIN) break
     }
     if (verdicts.length === 0) return { verdict: asked.size > 1 ? 'inconclusive' : 'unavailable' }
-    // Unopposed verdicts decide even below the margin: with so few verifiers that is all there is.
-    const decided = Math.abs(pass - fail) >= VERDICT_MARGIN || pass === 0 || fail === 0
-    if (!decided) return { verdict: 'inconclusive' }
+    const byMargin = Math.abs(pass - fail) >= VERDICT_MARGIN
+    const unopposed = (pass === 0 || fail === 0) && exhausted && silent === 0
+    if (!byMargin && !unopposed) return { verdict: 'inconclusive' }
     const passed = pass > fail
     for (const v of verdicts) {
       if (v.pass !== passed) trust.strike(v.peer, `verdict on a result of ${subject.producer.id} overruled`)

@@ -25,6 +25,8 @@ export interface TestNodeConfig {
   crashAfter?: number
   /** Hangs up every connection this often (it redials its bootstrap peers). */
   flapEveryMs?: number
+  /** Hangs up every connection after each this many finished tasks (a cheater hoping strikes live on connections). */
+  flapEveryTasks?: number
 }
 
 const config = JSON.parse(process.argv[2]) as TestNodeConfig
@@ -38,7 +40,11 @@ await runService(logger, 'test node failed to start', async () => {
     : await (await import('@dria/engines')).createLlamaCppEngine({ logger }, { modelsDir: config.engine.modelsDir, models: config.engine.models, threads: config.engine.threads ?? 1, slots })
   const engine = config.cheat === undefined && config.verifier === undefined ? base : cheatingEngine(base, config.cheat, config.verifier)
   let finished = 0
-  const daemon = await startNodeDaemon({ logger, engine }, {
+  let daemon: Awaited<ReturnType<typeof startNodeDaemon>> | undefined
+  const hangUp = (): void => {
+    for (const connection of daemon?.host.getConnections() ?? []) void connection.close().catch(() => {})
+  }
+  daemon = await startNodeDaemon({ logger, engine }, {
     dataDir: config.dataDir,
     bootstrap: config.bootstrap,
     slots,
@@ -46,14 +52,15 @@ await runService(logger, 'test node failed to start', async () => {
     statusPort: 0,
     observer: {
       taskFinished () {
-        if (config.crashAfter !== undefined && ++finished >= config.crashAfter) process.kill(process.pid, 'SIGKILL')
+        finished++
+        if (config.crashAfter !== undefined && finished >= config.crashAfter) process.kill(process.pid, 'SIGKILL')
+        // After the answer is on its way.
+        if (config.flapEveryTasks !== undefined && finished % config.flapEveryTasks === 0) setTimeout(hangUp, 20)
       }
     }
   })
   if (config.flapEveryMs !== undefined) {
-    const timer = setInterval(() => {
-      for (const connection of daemon.host.getConnections()) void connection.close().catch(() => {})
-    }, config.flapEveryMs)
+    const timer = setInterval(hangUp, config.flapEveryMs)
     timer.unref()
   }
   return daemon

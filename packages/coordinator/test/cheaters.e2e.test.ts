@@ -1,0 +1,152 @@
+import { createHash } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { derivedSeed } from '@dria/coordinator'
+import { MADE_UP_ANSWER, createSyntheticEngine } from '@dria/testkit'
+import type { NodeProcess } from '@dria/testkit'
+import {
+  SYNTHETIC_MODEL, createBatch, openaiClient, readJsonl, requestLines, startSyntheticNetwork, waitForBatch, waitForModelNodes
+} from './harness.js'
+import type { SyntheticNodeSpec } from './harness.js'
+
+/**
+ * Cheating nodes among honest ones, on synthetic engines (fast, deterministic, verifiable by
+ * recomputation like a real scorer): whatever a cheater does, every line of the output file is
+ * what the model produces, the cheater is quarantined within its batch, and no honest node is
+ * struck. Lines are greedy, seeded at temperature 0.8, and unseeded at the default temperature.
+ */
+
+const API_KEY = 'sk-cheaters'
+const honest = createSyntheticEngine({ models: [{ name: SYNTHETIC_MODEL }] })
+
+type Net = Awaited<ReturnType<typeof startSyntheticNetwork>>
+
+interface OutputLine { id: string, custom_id: string, response: { body: { choices: Array<{ message: { content: string } }>, usage: { prompt_tokens: number, completion_tokens: number } } } }
+
+function batchLines (count: number, prefix: string): unknown[] {
+  return requestLines(count, '/v1/chat/completions', i => ({
+    model: SYNTHETIC_MODEL,
+    messages: [{ role: 'user', content: `${prefix} line ${i}` }],
+    max_tokens: 12,
+    // A third greedy, a third seeded, a third unseeded (the coordinator picks the seed).
+    ...[{ temperature: 0 }, { temperature: 0.8, seed: 1000 + i }, {}][i % 3]
+  }), prefix)
+}
+
+/** What an honest node answers to line `i` of batch `batchId`. */
+async function expectedText (batchId: string, prefix: string, i: number): Promise<string> {
+  const sampling = [{ temperature: 0 }, { temperature: 0.8, seed: 1000 + i }, { seed: derivedSeed(`${batchId}#${i}`) }][i % 3]
+  const result = await honest.chat({ model: SYNTHETIC_MODEL, messages: [{ role: 'user', content: `${prefix} line ${i}` }], maxTokens: 12, ...sampling })
+  return result.text
+}
+
+/** Runs one batch and checks every line is the honest answer with honest usage; returns the batch id. */
+async function runHonestly (network: Net, prefix: string, count: number): Promise<string> {
+  const openai = openaiClient(network.coordinator.url, API_KEY)
+  const { id } = await createBatch(openai, batchLines(count, prefix))
+  const batch = await waitForBatch(openai, id, { timeoutMs: 90_000 })
+  expect(batch.status).toBe('completed')
+  expect(batch.request_counts).toEqual({ total: count, completed: count, failed: 0 })
+  const results = await readJsonl<OutputLine>(openai, batch.output_file_id)
+  expect(results).toHaveLength(count)
+  let inputTokens = 0
+  for (const result of results) {
+    const i = Number(result.custom_id.slice(prefix.length + 1))
+    const { content } = result.response.body.choices[0].message
+    expect(content).not.toBe(MADE_UP_ANSWER)
+    expect(content, result.custom_id).toBe(await expectedText(id, prefix, i))
+    expect(result.response.body.usage.completion_tokens).toBe(12)
+    inputTokens += result.response.body.usage.prompt_tokens
+  }
+  // Usage is the verifiers' count, never a cheater's.
+  expect(batch.usage?.input_tokens).toBe(inputTokens)
+  expect(inputTokens).toBeLessThan(count * 10)
+  return id
+}
+
+const quarantined = (network: Net, peer: string): boolean => network.coordinator.lines.some(l => l.msg === 'node quarantined' && l.peer === peer)
+
+function expectHonestUnharmed (network: Net, honestNodes: NodeProcess[]): void {
+  for (const node of honestNodes) {
+    expect(network.coordinator.lines.some(l => (l.msg === 'node quarantined' || l.msg === 'node struck') && l.peer === node.peerId), node.peerId).toBe(false)
+  }
+}
+
+describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }, () => {
+  let network: Net | undefined
+
+  afterEach(async () => {
+    await network?.stop()
+    network = undefined
+  })
+
+  it('each kind of lie, all at once: no lie in the output, every liar quarantined, no honest node struck', async () => {
+    const cheats: SyntheticNodeSpec[] = [
+      { cheat: { kind: 'made-up' } },
+      { cheat: { kind: 'one-in', n: 20 } },
+      { cheat: { kind: 'subtle' } },
+      { cheat: { kind: 'truncate' } },
+      { cheat: { kind: 'short-length' } },
+      { cheat: { kind: 'garbage' } },
+      { cheat: { kind: 'inflate-usage', factor: 50 } }
+    ]
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, {}, ...cheats] })
+    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 3 + cheats.length)
+    await runHonestly(network, 'mixed', 300)
+    const [h1, h2, h3, ...liars] = network.nodes
+    for (const liar of liars) expect(quarantined(network, liar.peerId), liar.peerId).toBe(true)
+    expectHonestUnharmed(network, [h1, h2, h3])
+  })
+
+  it('two colluders with the same made-up answer, who also vouch for each other as verifiers', async () => {
+    const collude: SyntheticNodeSpec = { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, collude, collude] })
+    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 4)
+    await runHonestly(network, 'collusion', 200)
+    const [h1, h2, c1, c2] = network.nodes
+    expect(quarantined(network, c1.peerId)).toBe(true)
+    expect(quarantined(network, c2.peerId)).toBe(true)
+    expectHonestUnharmed(network, [h1, h2])
+  })
+
+  it('a cheater that hangs up and redials after every 2 answers: trust belongs to its identity, not its connection', async () => {
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, { cheat: { kind: 'made-up' }, flapEveryTasks: 2 }] })
+    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 3)
+    await runHonestly(network, 'redial', 150)
+    expect(quarantined(network, network.nodes[2].peerId)).toBe(true)
+    expectHonestUnharmed(network, network.nodes.slice(0, 2))
+  })
+
+  it('a node serving other weights under the name (its own digest) gets no work; identity churn gets nothing past the checks', async () => {
+    const impostor: SyntheticNodeSpec = { models: [{ name: SYNTHETIC_MODEL, digest: 'sha256:' + createHash('sha256').update('other weights').digest('hex') }] }
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, impostor] })
+    const openai = openaiClient(network.coordinator.url, API_KEY)
+    // The impostor's digest is not accepted: the model counts two nodes.
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 2)
+    const churn = (async () => {
+      // A liar that comes back under a new identity every few seconds.
+      for (let i = 0; i < 3; i++) {
+        const liar = await network!.addNode({ cheat: { kind: 'made-up' } })
+        await new Promise(resolve => setTimeout(resolve, 1_500))
+        await liar.kill()
+      }
+    })()
+    await runHonestly(network, 'identity', 240)
+    await churn
+    const impostorTasks = network.nodes[2].lines.filter(l => l.msg === 'task finished').length
+    expect(impostorTasks).toBe(0)
+    expectHonestUnharmed(network, network.nodes.slice(0, 2))
+  })
+
+  it('a cheater that earns trust first, then lies: caught by sampled checks, its lines of the running batch redone', async () => {
+    network = await startSyntheticNetwork({
+      apiKeys: [API_KEY],
+      nodes: [{}, {}, { cheat: { kind: 'late', after: 25 } }],
+      coordinatorArgs: ['--trust-after', '10', '--audit-rate', '0.3']
+    })
+    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 3)
+    await runHonestly(network, 'late', 300)
+    expect(quarantined(network, network.nodes[2].peerId)).toBe(true)
+    expect(network.coordinator.lines.some(l => l.msg === 'node trusted' && l.peer === network!.nodes[2].peerId)).toBe(true)
+    expectHonestUnharmed(network, network.nodes.slice(0, 2))
+  })
+})
