@@ -2,10 +2,12 @@ import { isDriaError } from '@dria/protocol'
 import { EngineCalls } from '../calls.js'
 import { engineFailed, modelNotFound } from '../errors.js'
 import { loadBinding } from './binding.js'
+import { SamplerId } from '../sampler/index.js'
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SLOTS, defaultThreads } from './constants.js'
 import { LoadedModel } from './loaded-model.js'
 import { findModelFiles } from './model-files.js'
 import type { CallOptions, InferenceEngine, ModelInfo } from '../types.js'
+import type { LlamaCppSampler } from './loaded-model.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, Logger
 } from '@dria/protocol'
@@ -25,6 +27,11 @@ export interface LlamaCppEngineInit {
   slots?: number
   /** Upper bound on each request's context in tokens (default 4096, capped by the model's training context). */
   contextSize?: number
+  /**
+   * How tokens are chosen (default `dria-1`): the reproducible, verifiable dria-1 sampler, or
+   * node-llama-cpp's own (`native`; no logprobs, only statistically verifiable).
+   */
+  sampler?: LlamaCppSampler
 }
 
 export interface LlamaCppEngine extends InferenceEngine {
@@ -96,7 +103,8 @@ export async function createLlamaCppEngine (components: LlamaCppEngineComponents
   const modelInit = {
     threads: init.threads ?? defaultThreads(),
     slots: init.slots ?? DEFAULT_SLOTS,
-    contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE
+    contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE,
+    sampler: init.sampler ?? SamplerId.DRIA
   }
   const loaded: LoadedModel[] = []
   try {

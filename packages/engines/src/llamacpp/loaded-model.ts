@@ -1,13 +1,17 @@
+import { randomInt } from 'node:crypto'
 import { DriaError } from '@dria/protocol'
-import { LlamaChat, LlamaCompletion, resolveChatWrapper } from 'node-llama-cpp'
-import { EngineErrorCode } from '../errors.js'
-import { toChatHistory } from './chat-history.js'
+import { resolveChatWrapper } from 'node-llama-cpp'
+import { EngineErrorCode, unsupportedParameter } from '../errors.js'
+import { SamplerId } from '../sampler/index.js'
+import { generateDria, generateNative } from './generate.js'
 import { sha256File } from './model-files.js'
-import { generationOptions } from './sampling.js'
+import { assertLogitsAccess } from './native-logits.js'
+import { renderChat, renderCompletion } from './prompt.js'
+import { generationPlan } from './sampling.js'
 import { createSlotPool } from './slot-pool.js'
 import type { ModelInfo } from '../types.js'
 import type { ModelFile } from './model-files.js'
-import type { GenerationOptions } from './sampling.js'
+import type { RenderedPrompt } from './prompt.js'
 import type { SlotPool } from './slot-pool.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, SamplingParams
@@ -20,15 +24,14 @@ export interface LoadedModelInit {
   threads: number
   slots: number
   contextSize: number
+  sampler: LlamaCppSampler
 }
 
-interface Generation {
-  sequence: LlamaContextSequence
-  options: GenerationOptions
-  signal: AbortSignal
-}
+/** How the engine chooses tokens: `dria-1` (reproducible, verifiable) or node-llama-cpp's own sampler. */
+export type LlamaCppSampler = typeof SamplerId.DRIA | typeof SamplerId.NATIVE
 
-type StopReason = 'eogToken' | 'stopGenerationTrigger' | 'customStopTrigger' | 'functionCalls' | 'maxTokens' | 'abort'
+/** Seeds drawn for requests without one: any safe integer would do. */
+const RANDOM_SEED_BOUND = 2 ** 48 - 1
 
 /** What a generation context serves: one context whose sequences run requests side by side. */
 interface Generator {
@@ -76,39 +79,19 @@ export class LoadedModel {
       sequences: init.slots, threads: init.threads, contextSize: { max: init.contextSize }
     })
     const sequences = Array.from({ length: init.slots }, () => context.getSequence())
+    assertLogitsAccess(sequences[0])
     const generator = { context, sequences: createSlotPool(sequences), wrapper: resolveChatWrapper(model) }
     return new LoadedModel(llama, model, { ...info, contextLength: context.contextSize }, init, generator)
   }
 
   async chat (request: ChatRequest, signal: AbortSignal): Promise<GenerationResult> {
     const { wrapper } = this.requireGenerator()
-    const history = toChatHistory(request.messages)
-    // The same rendering LlamaChat evaluates, tokenized to count and budget the prompt.
-    const promptTokens = wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer).length
-    return await this.generate(request, { tokens: promptTokens, param: 'body.messages' }, signal, async ({ sequence, options }) => {
-      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: wrapper })
-      try {
-        return await chat.generateResponse(history, { ...options, signal })
-      } finally {
-        chat.dispose({ disposeSequence: false })
-      }
-    })
+    return await this.generate(request, renderChat(this.model, wrapper, request.messages), signal)
   }
 
   async complete (request: CompletionRequest, signal: AbortSignal): Promise<GenerationResult> {
     this.requireGenerator()
-    // LlamaCompletion prepends BOS when the model wants one, and then tokenizes the prompt as
-    // text that follows it; tokenizing here the same way gives the exact prompt count.
-    const bos = this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null
-    const tokens = this.model.tokenize(request.prompt, false, bos ? 'trimLeadingSpace' : undefined)
-    return await this.generate(request, { tokens: tokens.length + (bos ? 1 : 0), param: 'body.prompt' }, signal, async ({ sequence, options }) => {
-      const completion = new LlamaCompletion({ contextSequence: sequence })
-      try {
-        return await completion.generateCompletionWithMeta(tokens, { ...options, signal })
-      } finally {
-        completion.dispose({ disposeSequence: false })
-      }
-    })
+    return await this.generate(request, renderCompletion(this.model, request.prompt), signal)
   }
 
   async embed (request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -147,27 +130,22 @@ export class LoadedModel {
    * Runs one generation on a free sequence (waiting for one if all are busy) and always hands
    * the sequence back cleared, so requests never see each other's tokens.
    */
-  private async generate (
-    params: SamplingParams,
-    prompt: { tokens: number, param: string },
-    signal: AbortSignal,
-    run: (generation: Generation) => Promise<{ response: string, metadata: { stopReason: StopReason } }>
-  ): Promise<GenerationResult> {
+  private async generate (params: SamplingParams, prompt: RenderedPrompt, signal: AbortSignal): Promise<GenerationResult> {
     const { context, sequences } = this.requireGenerator()
-    const budget = context.contextSize - prompt.tokens
-    if (budget <= 0) {
-      throw new DriaError(EngineErrorCode.CONTEXT_LENGTH_EXCEEDED, `the prompt has ${prompt.tokens} tokens; the context holds ${context.contextSize}`, { param: prompt.param })
-    }
-    const options = await generationOptions(this.llama, params, budget)
+    const plan = await generationPlan(this.llama, this.model, params, prompt, context.contextSize, params.seed ?? randomInt(RANDOM_SEED_BOUND))
+    const native = this.init.sampler === SamplerId.NATIVE
+    if (native && plan.logprobs !== undefined) throw unsupportedParameter('body.logprobs', 'logprobs need the dria-1 sampler')
     const sequence = await sequences.acquire(signal)
     try {
-      const before = sequence.tokenMeter.getState()
-      const { response, metadata } = await run({ sequence, options, signal })
+      const output = native ? await generateNative(sequence, plan, signal) : await generateDria(sequence, plan, signal)
+      const reproducible = params.seed !== undefined || plan.sampling.temperature <= 0
       return {
-        text: response,
-        finishReason: metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
-        // Each sampled token costs exactly one row of output logits.
-        usage: { promptTokens: prompt.tokens, completionTokens: sequence.tokenMeter.diff(before).usedOutputTokens }
+        text: output.text,
+        finishReason: output.finishReason,
+        usage: { promptTokens: prompt.tokens.length, completionTokens: output.tokens.length },
+        tokens: output.tokens,
+        sampler: native ? SamplerId.NATIVE : reproducible ? SamplerId.DRIA : SamplerId.DRIA_UNSEEDED,
+        ...(output.logprobs === undefined ? {} : { logprobs: output.logprobs })
       }
     } finally {
       await sequence.clearHistory()

@@ -1,20 +1,12 @@
 import { DriaError } from '@dria/protocol'
 import { DEFAULT_MAX_TOKENS } from '../constants.js'
 import { EngineErrorCode } from '../errors.js'
-import { DEFAULT_TEMPERATURE } from './constants.js'
+import { driaSampling } from '../sampler/index.js'
+import { stopSet } from './prompt.js'
+import type { GenerationPlan } from './generate.js'
+import type { RenderedPrompt } from './prompt.js'
 import type { SamplingParams } from '@dria/protocol'
-import type { GbnfJsonSchema, Llama, LlamaGrammar } from 'node-llama-cpp'
-
-/** The node-llama-cpp generation options both LlamaChat and LlamaCompletion accept. */
-export interface GenerationOptions {
-  maxTokens: number
-  temperature: number
-  topP?: number
-  seed?: number
-  customStopTriggers?: string[]
-  grammar?: LlamaGrammar
-  repeatPenalty: false
-}
+import type { GbnfJsonSchema, Llama, LlamaGrammar, LlamaModel } from 'node-llama-cpp'
 
 async function grammarFor (llama: Llama, format: SamplingParams['responseFormat']): Promise<LlamaGrammar | undefined> {
   switch (format?.type) {
@@ -35,19 +27,26 @@ async function grammarFor (llama: Llama, format: SamplingParams['responseFormat'
 }
 
 /**
- * Maps OpenAI sampling parameters to node-llama-cpp's. `budget` is what is left of the
- * context after the prompt: generation never shifts the context (which would silently drop
- * the start of the prompt), it stops with finish reason `length` instead. No repeat penalty,
- * as OpenAI applies none by default.
+ * Resolves a request's parameters for `prompt` on a context of `contextSize` tokens. The
+ * token budget is what the context holds after the prompt: generation never shifts the
+ * context (which would silently drop the start of the prompt), it stops with finish reason
+ * `length` instead. No repeat penalty, as OpenAI applies none by default.
  */
-export async function generationOptions (llama: Llama, params: SamplingParams, budget: number): Promise<GenerationOptions> {
+export async function generationPlan (
+  llama: Llama, model: LlamaModel, params: SamplingParams, prompt: RenderedPrompt, contextSize: number, seed: number
+): Promise<GenerationPlan> {
+  const budget = contextSize - prompt.tokens.length
+  if (budget <= 0) {
+    throw new DriaError(EngineErrorCode.CONTEXT_LENGTH_EXCEEDED, `the prompt has ${prompt.tokens.length} tokens; the context holds ${contextSize}`, { param: prompt.param })
+  }
+  const grammar = await grammarFor(llama, params.responseFormat)
   return {
+    prompt,
+    stops: stopSet(model, prompt, grammar, params.stop),
     maxTokens: Math.min(params.maxTokens ?? DEFAULT_MAX_TOKENS, budget),
-    temperature: params.temperature ?? DEFAULT_TEMPERATURE,
-    topP: params.topP,
-    seed: params.seed,
-    customStopTriggers: params.stop,
-    grammar: await grammarFor(llama, params.responseFormat),
-    repeatPenalty: false
+    grammar,
+    sampling: driaSampling(params),
+    seed,
+    logprobs: params.logprobs === true ? { top: params.topLogprobs ?? 0 } : undefined
   }
 }
