@@ -5,7 +5,8 @@ const BENCHMARKS = {
   node: '../packages/bench/dist/node.js',
   network: '../packages/bench/dist/network.js',
   ingest: '../packages/bench/dist/ingest.js',
-  scale: '../packages/bench/dist/scale.js'
+  scale: '../packages/bench/dist/scale.js',
+  sampler: '../packages/bench/dist/sampler.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

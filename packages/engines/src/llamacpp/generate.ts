@@ -85,11 +85,15 @@ interface Step {
   raw?: { top: Candidate[], logNormalizer: number }
 }
 
-/** This position's dria-1 candidates (and what logprobs need) while its logits are there. */
+/**
+ * This position's dria-1 candidates (and what logprobs need) while its logits are there.
+ * Greedy needs only the first candidate.
+ */
 async function readStep (row: LogitsRow, plan: GenerationPlan, grammar?: GrammarState): Promise<Step> {
-  const candidates = await row.top(DRIA_TOP_K, grammar)
+  const candidates = await row.top(plan.sampling.temperature <= 0 ? 1 : DRIA_TOP_K, grammar)
   if (plan.logprobs === undefined) return { candidates }
-  const top = grammar === undefined ? candidates : await row.top(Math.max(1, plan.logprobs.top))
+  const wanted = Math.max(1, plan.logprobs.top)
+  const top = grammar === undefined && candidates.length >= wanted ? candidates : await row.top(wanted)
   const { totalWeight } = await row.weigh([])
   return { candidates, raw: { top, logNormalizer: top[0].logit + Math.log(totalWeight) } }
 }

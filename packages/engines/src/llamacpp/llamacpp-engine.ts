@@ -6,6 +6,7 @@ import { SamplerId } from '../sampler/index.js'
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SLOTS, defaultThreads } from './constants.js'
 import { LoadedModel } from './loaded-model.js'
 import { findModelFiles } from './model-files.js'
+import type { ScoreReport, ScoreRequest } from '../scoring/types.js'
 import type { CallOptions, InferenceEngine, ModelInfo } from '../types.js'
 import type { LlamaCppSampler } from './loaded-model.js'
 import type {
@@ -36,6 +37,7 @@ export interface LlamaCppEngineInit {
 
 export interface LlamaCppEngine extends InferenceEngine {
   readonly name: 'llamacpp'
+  score(request: ScoreRequest, options?: CallOptions): Promise<ScoreReport>
 }
 
 class LlamaCpp implements LlamaCppEngine {
@@ -63,6 +65,10 @@ class LlamaCpp implements LlamaCppEngine {
 
   async embed (request: EmbeddingRequest, options?: CallOptions): Promise<EmbeddingResult> {
     return await this.call(request.model, options, async (model, signal) => await model.embed(request, signal))
+  }
+
+  async score (request: ScoreRequest, options?: CallOptions): Promise<ScoreReport> {
+    return await this.call(request.request.model, options, async (model, signal) => await model.score(request, signal))
   }
 
   abort (): void {

@@ -3,12 +3,15 @@ import { DriaError } from '@dria/protocol'
 import { resolveChatWrapper } from 'node-llama-cpp'
 import { EngineErrorCode, unsupportedParameter } from '../errors.js'
 import { SamplerId } from '../sampler/index.js'
+import { scoreEmbeddings } from '../scoring/embedding.js'
 import { generateDria, generateNative } from './generate.js'
 import { sha256File } from './model-files.js'
 import { assertLogitsAccess } from './native-logits.js'
 import { renderChat, renderCompletion } from './prompt.js'
 import { generationPlan } from './sampling.js'
+import { scoreGeneration } from './score.js'
 import { createSlotPool } from './slot-pool.js'
+import type { ScoreReport, ScoreRequest } from '../scoring/types.js'
 import type { ModelInfo } from '../types.js'
 import type { ModelFile } from './model-files.js'
 import type { RenderedPrompt } from './prompt.js'
@@ -92,6 +95,21 @@ export class LoadedModel {
   async complete (request: CompletionRequest, signal: AbortSignal): Promise<GenerationResult> {
     this.requireGenerator()
     return await this.generate(request, renderCompletion(this.model, request.prompt), signal)
+  }
+
+  /** Verifies a claimed result for this model (see `InferenceEngine.score`). */
+  async score (request: ScoreRequest, signal: AbortSignal): Promise<ScoreReport> {
+    if (request.kind === 'embedding') return scoreEmbeddings(request.claim, await this.embed(request.request, signal))
+    const { context, sequences, wrapper } = this.requireGenerator()
+    const prompt = request.kind === 'chat' ? renderChat(this.model, wrapper, request.request.messages) : renderCompletion(this.model, request.request.prompt)
+    const plan = await generationPlan(this.llama, this.model, request.request, prompt, context.contextSize, request.request.seed ?? 0)
+    const sequence = await sequences.acquire(signal)
+    try {
+      return await scoreGeneration(sequence, plan, request.request, request.claim, signal)
+    } finally {
+      await sequence.clearHistory()
+      sequences.release(sequence)
+    }
   }
 
   async embed (request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
