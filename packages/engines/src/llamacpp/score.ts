@@ -6,7 +6,7 @@
  */
 import { DRIA_TOP_K, SamplerId, samplingUniform } from '../sampler/index.js'
 import {
-  LOGIT_TOLERANCE, NATIVE_GREEDY_TOLERANCE, PROBABILITY_FLOOR, RETOKENIZED_LENGTH_SLACK, STOP_PROBABILITY_FLOOR,
+  LOGIT_TOLERANCE, NATIVE_GREEDY_TOLERANCE, PROBABILITY_FLOOR, RETOKENIZED_LENGTH_RATIO, RETOKENIZED_LENGTH_SLACK, STOP_PROBABILITY_FLOOR,
   PLAUSIBILITY_VARIANCE_FLOOR, PLAUSIBILITY_Z_LIMIT
 } from '../scoring/constants.js'
 import { greedyMargin, seededMargin } from '../scoring/selection.js'
@@ -64,7 +64,10 @@ function method (claim: GenerationClaim, params: SamplingParams, plan: Generatio
 /** The finish rules, replayed on the claimed tokens: where the output really ends and with what text. */
 function replay (model: LlamaModel, plan: GenerationPlan, claim: GenerationClaim, scored: ScoredTokens): Failure | undefined {
   const { tokens } = scored
-  if (tokens.length > plan.maxTokens + (scored.retokenized ? RETOKENIZED_LENGTH_SLACK : 0)) {
+  // A retokenized text may take more tokens than the sampler used (it does not always choose
+  // the canonical tokenization), never much fewer.
+  const most = scored.retokenized ? Math.ceil(plan.maxTokens * RETOKENIZED_LENGTH_RATIO) + RETOKENIZED_LENGTH_SLACK : plan.maxTokens
+  if (tokens.length > most) {
     return { code: ScoreFailureCode.LENGTH_MISMATCH, position: plan.maxTokens, detail: `${tokens.length} tokens; at most ${plan.maxTokens} can be generated` }
   }
   const tracker = new OutputTracker(model, plan)
@@ -80,7 +83,7 @@ function replay (model: LlamaModel, plan: GenerationPlan, claim: GenerationClaim
   if (scored.retokenized) {
     // Retokenized text holds no end-of-generation token nor stop string: only the length can be replayed.
     if (end >= 0 && end < tokens.length - 1 && finish === 'stop') return { code: ScoreFailureCode.TOKENS_AFTER_STOP, position: end, detail: 'the text contains a stop string' }
-    if (claim.finishReason === 'length' && Math.abs(tokens.length - plan.maxTokens) > RETOKENIZED_LENGTH_SLACK) {
+    if (claim.finishReason === 'length' && tokens.length < plan.maxTokens - RETOKENIZED_LENGTH_SLACK) {
       return { code: ScoreFailureCode.LENGTH_MISMATCH, position: tokens.length, detail: `finish length after ~${tokens.length} tokens; the budget is ${plan.maxTokens}` }
     }
     return undefined

@@ -46,8 +46,17 @@ export const PLAUSIBILITY_VARIANCE_FLOOR = 1 / 12
  */
 export const STOP_PROBABILITY_FLOOR = 1e-4
 
-/** Outputs without token ids that claim finish `length`: re-tokenizing the text may count this many tokens differently. */
+/**
+ * Outputs without token ids: their text tokenized again may take a few tokens fewer than the
+ * budget they claim to have filled (finish `length`)...
+ */
 export const RETOKENIZED_LENGTH_SLACK = 2
+
+/**
+ * ...and more tokens than were generated: samplers do not always pick the canonical
+ * tokenization. Calibration: PENDING.
+ */
+export const RETOKENIZED_LENGTH_RATIO = 1.5
 
 /**
  * Embeddings: the largest absolute difference of any component, relative to the vector's
