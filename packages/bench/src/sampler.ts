@@ -139,22 +139,28 @@ async function scoreLines (verifier: LlamaCppEngine, lines: Line[], claims: Gene
 // ---------------------------------------------------------------------------------------
 // Throughput and scoring cost
 
+/**
+ * Tokens per second of wall time, and CPU time per token (all of the process's threads):
+ * the second holds up when other processes compete for the cores.
+ */
 async function throughput (engines: Engines): Promise<Array<Record<string, string | number>>> {
   const rows: Array<Record<string, string | number>> = []
   for (const model of ['stories260K', 'llama-2-tiny-random', GENERATED_MODEL_NAME]) {
     for (const sequences of [1, 4]) {
       for (const temperature of [0, 0.8]) {
         const requests = sequences * 8
-        const run = async (engine: LlamaCppEngine, round: number): Promise<number> => {
+        const run = async (engine: LlamaCppEngine, round: number): Promise<{ rate: number, cpu: number }> => {
           const started = performance.now()
-          const tokens = await runConcurrently(requests, sequences, async i => {
+          const cpu = process.cpuUsage()
+          const tokens = (await runConcurrently(requests, sequences, async i => {
             const result = await engine.complete({ model, prompt: `${OPENINGS[i % OPENINGS.length]} (${round}.${i})`, maxTokens: 128, temperature, seed: i })
             return result.usage.completionTokens
-          })
-          return tokens.reduce((sum, n) => sum + n, 0) / ((performance.now() - started) / 1000)
+          })).reduce((sum, n) => sum + n, 0)
+          const used = process.cpuUsage(cpu)
+          return { rate: tokens / ((performance.now() - started) / 1000), cpu: (used.user + used.system) / tokens }
         }
-        const dria: number[] = []
-        const native: number[] = []
+        const dria: Array<{ rate: number, cpu: number }> = []
+        const native: Array<{ rate: number, cpu: number }> = []
         await run(engines.dria, -1)
         await run(engines.native, -1)
         // The same prompts for both samplers in a round; which goes first alternates.
@@ -167,11 +173,15 @@ async function throughput (engines: Engines): Promise<Array<Record<string, strin
             dria.push(await run(engines.dria, round))
           }
         }
+        const rate = (runs: typeof dria): number => median(runs.map(r => r.rate))
+        const cpu = (runs: typeof dria): number => median(runs.map(r => r.cpu))
         rows.push({
           model, sequences, temperature,
-          'dria-1 tok/s': median(dria),
-          'native tok/s': median(native),
-          'dria-1 / native': (median(dria) / median(native)).toFixed(2),
+          'dria-1 tok/s': rate(dria),
+          'native tok/s': rate(native),
+          'dria-1 / native (wall)': (rate(dria) / rate(native)).toFixed(2),
+          'CPU µs/token dria-1 / native': `${cpu(dria).toFixed(0)} / ${cpu(native).toFixed(0)}`,
+          'native / dria-1 (CPU)': (cpu(native) / cpu(dria)).toFixed(2),
           target: '≥ 0.9'
         })
       }
@@ -279,8 +289,14 @@ function lies (lines: Line[], results: GenerationResult[], vocab: Map<string, Ll
       // Made-up tokens: 1–3 positions replaced, the text made from the new tokens.
       const madeUp = [...tokens]
       const count = 1 + Math.floor(random() * 3)
-      for (let k = 0; k < count; k++) madeUp[Math.floor(random() * madeUp.length)] = randomToken(model, random)
-      out.push({ kind: 'made-up tokens', line, claim: { ...honest, tokens: madeUp, text: textOf(model, line, madeUp, prompt), usage: { ...result.usage } } })
+      for (let k = 0; k < count; k++) {
+        const at = Math.floor(random() * madeUp.length)
+        let token = randomToken(model, random)
+        while (token === tokens[at]) token = randomToken(model, random)
+        madeUp[at] = token
+      }
+      const checked = line.sampler === SamplerId.NATIVE ? 'native claims' : 'dria-1 claims'
+      out.push({ kind: `made-up tokens (${checked})`, line, claim: { ...honest, tokens: madeUp, text: textOf(model, line, madeUp, prompt), usage: { ...result.usage } } })
       // Truncated output claimed as stop; and length with fewer tokens.
       const cut = 1 + Math.floor(random() * (tokens.length - 1))
       const prefix = tokens.slice(0, cut)
@@ -337,7 +353,7 @@ function lieTable (all: Lie[], reports: ScoreReport[], notes: Record<string, str
     const detected = indexes.filter(i => reports[i].verdict === 'fail')
     const codes = new Map<string, number>()
     for (const i of detected) codes.set(reports[i].code ?? '', (codes.get(reports[i].code ?? '') ?? 0) + 1)
-    const missed = [...new Set(indexes.filter(i => reports[i].verdict === 'pass').map(i => `${all[i].line.group} (${all[i].line.request.model})`))]
+    const missed = [...new Set(indexes.filter(i => reports[i].verdict === 'pass').map(i => `${all[i].line.group} (${all[i].line.request.model}, ${reports[i].usage.completionTokens} tokens)`))]
     return {
       lie: kind,
       lines: indexes.length,
@@ -398,7 +414,7 @@ export async function main (args: string[] = []): Promise<void> {
 
       const lines = honestLines(count)
       process.stdout.write('\n### Scoring cost per line (sequential; generation alone, then scoring it)\n\n')
-      printTable(await scoringCost(engines, lines.filter((_, i) => i % Math.max(1, Math.floor(count / 160)) === 0)))
+      printTable(await scoringCost(engines, lines.slice(0, 160)))
 
       const embeddings = embeddingRequests()
       const elsewhere = await generateElsewhere(dir.path, modelsDir, lines, embeddings)
@@ -408,8 +424,9 @@ export async function main (args: string[] = []): Promise<void> {
         await scoreLines(engines.dria, lines, lines.map((line, i) => claimOf(line, here[i]))),
         await scoreLines(engines.dria, lines, claims)
       ]
-      const identical = lines.filter((line, i) => line.sampler === SamplerId.DRIA && JSON.stringify(here[i]) === JSON.stringify(elsewhere.results[i])).length
-      process.stdout.write(`\n### Honest lines (${lines.length}; dria-1 outputs identical across the two processes: ${identical} of ${lines.filter(line => line.sampler === SamplerId.DRIA).length})\n\n`)
+      const differing = lines.flatMap((line, i) => line.sampler === SamplerId.DRIA && JSON.stringify(here[i]) !== JSON.stringify(elsewhere.results[i]) ? [`${line.group} (${line.request.model})`] : [])
+      const dria = lines.filter(line => line.sampler === SamplerId.DRIA).length
+      process.stdout.write(`\n### Honest lines (${lines.length}; dria-1 outputs identical across the two processes: ${dria - differing.length} of ${dria}${differing.length === 0 ? '' : `; differing: ${differing.join(', ')}`})\n\n`)
       printTable(honestTable(lines, reportsHere, reportsElsewhere))
 
       // Another model's output for the same request: the shared stories models and the random one swap.
@@ -435,8 +452,15 @@ export async function main (args: string[] = []): Promise<void> {
         { quantity: 'statistical z-score', lines: statistical.length, 'p99': percentile(statistical.map(r => r.worstMargin), 99).toFixed(2), 'p99.9': percentile(statistical.map(r => r.worstMargin), 99.9).toFixed(2), max: Math.max(...statistical.map(r => r.worstMargin)).toFixed(2), 'lines with margin > 0': '' },
         { quantity: 'statistical min token probability (lowest)', lines: statistical.length, 'p99': '', 'p99.9': '', max: Math.min(...statistical.map(r => r.statistics?.minProbability ?? 1)).toExponential(2), 'lines with margin > 0': '' }
       ])
-      const liesStatistical = lieReports.filter(report => report.method === 'statistical' && report.statistics !== undefined)
-      if (liesStatistical.length > 0) process.stdout.write(`\nDishonest statistical lines: z median ${median(liesStatistical.map(r => r.worstMargin)).toFixed(1)}, min ${Math.min(...liesStatistical.map(r => r.worstMargin)).toFixed(1)}\n`)
+      // How the statistical test's z limit trades false rejections for detections; the lies
+      // counted are those only the z-score can catch (no other check failed).
+      const liesByZ = lieReports.filter(report => report.method === 'statistical' && report.statistics !== undefined && (report.verdict === 'pass' || report.detail?.includes('sigma') === true))
+      process.stdout.write(`\n### Statistical test: z limit (honest: ${statistical.length} lines; lies only the z-score can catch: ${liesByZ.length})\n\n`)
+      printTable([2.5, 3, 3.5, 4, 5].map(limit => ({
+        'z limit': limit,
+        'honest rejected': `${(100 * statistical.filter(r => r.worstMargin > limit).length / Math.max(1, statistical.length)).toFixed(2)}%`,
+        'lies detected': `${(100 * liesByZ.filter(r => r.worstMargin > limit).length / Math.max(1, liesByZ.length)).toFixed(1)}%`
+      })))
       for (const model of vocab.values()) await model.dispose()
     } finally {
       await engines.dria.close()

@@ -191,10 +191,16 @@ describe('LlamaCppEngine.score on the generated model', () => {
       { kind: 'chat', request: { model, messages: [{ role: 'user', content: 'a story' }], temperature: 0.8, topP: 0.9, seed: 5, maxTokens: 20 } },
       { kind: 'chat', request: { model, messages: [{ role: 'user', content: 'a story' }], maxTokens: 60, responseFormat: { type: 'json_object' }, temperature: 0 } }
     ]
+    const results = []
     for (const line of lines) {
       const result = await run(engine, line)
+      results.push(result)
       expect((await engine.score(scoreRequest(line, result))).verdict).toBe('pass')
     }
+    // This model ends its sentences with EOS (token 2): the result keeps it as its last token.
+    expect(results[0]).toMatchObject({ finishReason: 'stop', tokens: expect.arrayContaining([2]) })
+    expect(results[0].tokens?.at(-1)).toBe(2)
+    expect(results[0].usage.completionTokens).toBe(results[0].tokens?.length)
     const other = await run(engine, { ...lines[1], request: { ...lines[1].request, seed: 40 } } as Line)
     expect((await engine.score(scoreRequest(lines[1], other))).code).toBe('TOKEN_NOT_SELECTED')
   })
