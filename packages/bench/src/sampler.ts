@@ -49,7 +49,7 @@ const SCHEMA = {
 /** A deterministic mix of `count` requests over every model and kind of parameter. */
 function honestLines (count: number): Line[] {
   const lines: Line[] = []
-  const groups = ['greedy', 'seeded top_p 1', 'seeded top_p 0.9', 'greedy, stop strings', 'json_schema greedy', 'json_schema seeded', 'native unseeded', 'native unseeded, no token ids']
+  const groups = ['greedy', 'seeded top_p 1', 'seeded top_p 0.9', 'greedy, stop strings', 'json_schema greedy', 'json_schema seeded', 'native unseeded', 'native unseeded, no token ids', 'native greedy, no token ids']
   for (let i = 0; i < count; i++) {
     const model = MODELS[i % MODELS.length]
     const group = groups[Math.floor(i / MODELS.length) % groups.length]
@@ -59,7 +59,8 @@ function honestLines (count: number): Line[] {
     const base = { model, maxTokens: 16 + (i % 5) * 12 }
     const params = ((): Partial<CompletionRequest> => {
       switch (group) {
-        case 'greedy': return { temperature: 0 }
+        case 'greedy':
+        case 'native greedy, no token ids': return { temperature: 0 }
         case 'seeded top_p 1': return { temperature: 0.8, seed: i }
         case 'seeded top_p 0.9': return { temperature: 0.8, topP: 0.9, seed: i }
         case 'greedy, stop strings': return { temperature: 0, stop: ['.', ' the'] }
@@ -145,7 +146,9 @@ async function scoreLines (verifier: LlamaCppEngine, lines: Line[], claims: Gene
  */
 async function throughput (engines: Engines): Promise<Array<Record<string, string | number>>> {
   const rows: Array<Record<string, string | number>> = []
-  for (const model of ['stories260K', 'llama-2-tiny-random', GENERATED_MODEL_NAME]) {
+  // Not the generated model: its outputs end after a few tokens, so tokens per second would
+  // measure per-request costs, and the two samplers' outputs differ in length.
+  for (const model of ['stories260K', 'llama-2-tiny-random']) {
     for (const sequences of [1, 4]) {
       for (const temperature of [0, 0.8]) {
         const requests = sequences * 8
@@ -205,6 +208,7 @@ async function scoringCost (engines: Engines, lines: Line[]): Promise<Array<Reco
     byModel.set(line.request.model, times)
   }
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
+  byModel.set('all', { generation: [...byModel.values()].flatMap(t => t.generation), scoring: [...byModel.values()].flatMap(t => t.scoring) })
   return [...byModel].map(([model, times]) => ({
     model,
     lines: times.generation.length,
@@ -445,21 +449,25 @@ export async function main (args: string[] = []): Promise<void> {
       printTable(await embeddingTable(engines.dria, embeddings, elsewhere.vectors))
 
       const statistical = reportsElsewhere.filter(report => report.method === 'statistical' && report.statistics !== undefined)
-      const exact = reportsElsewhere.filter(report => report.method === 'greedy' || report.method === 'seeded')
+      const exact = reportsElsewhere.filter((report, i) => lines[i].sampler === SamplerId.DRIA && (report.method === 'greedy' || report.method === 'seeded'))
       process.stdout.write('\n### Calibration (honest lines from the other process)\n\n')
       printTable([
-        { quantity: 'greedy/seeded worst margin (logits)', lines: exact.length, 'p99': percentile(exact.map(r => r.worstMargin), 99).toFixed(4), 'p99.9': percentile(exact.map(r => r.worstMargin), 99.9).toFixed(4), max: Math.max(...exact.map(r => r.worstMargin)).toFixed(4), 'lines with margin > 0': exact.filter(r => r.worstMargin > 0).length },
+        { quantity: 'dria-1 greedy/seeded worst margin (logits)', lines: exact.length, 'p99': percentile(exact.map(r => r.worstMargin), 99).toFixed(4), 'p99.9': percentile(exact.map(r => r.worstMargin), 99.9).toFixed(4), max: Math.max(...exact.map(r => r.worstMargin)).toFixed(4), 'lines with margin > 0': exact.filter(r => r.worstMargin > 0).length },
         { quantity: 'statistical z-score', lines: statistical.length, 'p99': percentile(statistical.map(r => r.worstMargin), 99).toFixed(2), 'p99.9': percentile(statistical.map(r => r.worstMargin), 99.9).toFixed(2), max: Math.max(...statistical.map(r => r.worstMargin)).toFixed(2), 'lines with margin > 0': '' },
         { quantity: 'statistical min token probability (lowest)', lines: statistical.length, 'p99': '', 'p99.9': '', max: Math.min(...statistical.map(r => r.statistics?.minProbability ?? 1)).toExponential(2), 'lines with margin > 0': '' }
       ])
       // How the statistical test's z limit trades false rejections for detections; the lies
       // counted are those only the z-score can catch (no other check failed).
       const liesByZ = lieReports.filter(report => report.method === 'statistical' && report.statistics !== undefined && (report.verdict === 'pass' || report.detail?.includes('sigma') === true))
-      process.stdout.write(`\n### Statistical test: z limit (honest: ${statistical.length} lines; lies only the z-score can catch: ${liesByZ.length})\n\n`)
+      const withIds = lines.flatMap((line, i) => reportsElsewhere[i].method === 'statistical' && !line.group.endsWith('no token ids') ? [reportsElsewhere[i]] : [])
+      const withoutIds = lines.flatMap((line, i) => reportsElsewhere[i].method === 'statistical' && line.group.endsWith('no token ids') ? [reportsElsewhere[i]] : [])
+      const rate = (reports: ScoreReport[], limit: number): string => `${(100 * reports.filter(r => r.worstMargin > limit).length / Math.max(1, reports.length)).toFixed(2)}%`
+      process.stdout.write(`\n### Statistical test: z limit (honest lines with token ids: ${withIds.length}, without: ${withoutIds.length}; lies only the z-score can catch: ${liesByZ.length})\n\n`)
       printTable([2.5, 3, 3.5, 4, 5].map(limit => ({
         'z limit': limit,
-        'honest rejected': `${(100 * statistical.filter(r => r.worstMargin > limit).length / Math.max(1, statistical.length)).toFixed(2)}%`,
-        'lies detected': `${(100 * liesByZ.filter(r => r.worstMargin > limit).length / Math.max(1, liesByZ.length)).toFixed(1)}%`
+        'honest rejected, token ids': rate(withIds, limit),
+        'honest rejected, text only': rate(withoutIds, limit),
+        'lies detected': rate(liesByZ, limit)
       })))
       for (const model of vocab.values()) await model.dispose()
     } finally {

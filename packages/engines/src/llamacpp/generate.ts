@@ -26,8 +26,10 @@ import type { LlamaContextSequence, LlamaGrammar, LlamaModel, Token } from 'node
 export interface GenerationPlan {
   prompt: RenderedPrompt
   stops: StopSet
-  /** `max_tokens` capped by the context left after the prompt. */
+  /** `max_tokens` capped by `contextLeft`. */
   maxTokens: number
+  /** Tokens the context holds after the prompt. */
+  contextLeft: number
   grammar?: LlamaGrammar
   sampling: DriaSampling
   /** The request's seed, or one drawn for it. */

@@ -8,7 +8,7 @@ import { generateDria, generateNative } from './generate.js'
 import { sha256File } from './model-files.js'
 import { assertLogitsAccess } from './native-logits.js'
 import { renderChat, renderCompletion } from './prompt.js'
-import { generationPlan } from './sampling.js'
+import { generationPlan } from './generation-plan.js'
 import { scoreGeneration } from './score.js'
 import { createSlotPool } from './slot-pool.js'
 import type { ScoreReport, ScoreRequest } from '../scoring/types.js'
@@ -88,28 +88,20 @@ export class LoadedModel {
   }
 
   async chat (request: ChatRequest, signal: AbortSignal): Promise<GenerationResult> {
-    const { wrapper } = this.requireGenerator()
-    return await this.generate(request, renderChat(this.model, wrapper, request.messages), signal)
+    return await this.generate(request, this.render({ kind: 'chat', request }), signal)
   }
 
   async complete (request: CompletionRequest, signal: AbortSignal): Promise<GenerationResult> {
-    this.requireGenerator()
-    return await this.generate(request, renderCompletion(this.model, request.prompt), signal)
+    return await this.generate(request, this.render({ kind: 'completion', request }), signal)
   }
 
   /** Verifies a claimed result for this model (see `InferenceEngine.score`). */
   async score (request: ScoreRequest, signal: AbortSignal): Promise<ScoreReport> {
     if (request.kind === 'embedding') return scoreEmbeddings(request.claim, await this.embed(request.request, signal))
-    const { context, sequences, wrapper } = this.requireGenerator()
-    const prompt = request.kind === 'chat' ? renderChat(this.model, wrapper, request.request.messages) : renderCompletion(this.model, request.request.prompt)
-    const plan = await generationPlan(this.llama, this.model, request.request, prompt, context.contextSize, request.request.seed ?? 0)
-    const sequence = await sequences.acquire(signal)
-    try {
-      return await scoreGeneration(sequence, plan, request.request, request.claim, signal)
-    } finally {
-      await sequence.clearHistory()
-      sequences.release(sequence)
-    }
+    const prompt = this.render(request)
+    // The seed is the request's: scoring never draws one.
+    const plan = await generationPlan(this.llama, this.model, request.request, prompt, this.requireGenerator().context.contextSize, request.request.seed ?? 0)
+    return await this.onSequence(signal, async sequence => await scoreGeneration(sequence, plan, request.request, request.claim, signal))
   }
 
   async embed (request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -144,30 +136,41 @@ export class LoadedModel {
     return this.generator
   }
 
+  /** The prompt as generation evaluates it: the chat template's rendering, or the raw prompt after BOS. */
+  private render (request: { kind: 'chat', request: ChatRequest } | { kind: 'completion', request: CompletionRequest }): RenderedPrompt {
+    const { wrapper } = this.requireGenerator()
+    return request.kind === 'chat' ? renderChat(this.model, wrapper, request.request.messages) : renderCompletion(this.model, request.request.prompt)
+  }
+
   /**
-   * Runs one generation on a free sequence (waiting for one if all are busy) and always hands
-   * the sequence back cleared, so requests never see each other's tokens.
+   * Runs `work` on a free sequence (waiting for one if all are busy) and always hands the
+   * sequence back cleared, so requests never see each other's tokens.
    */
-  private async generate (params: SamplingParams, prompt: RenderedPrompt, signal: AbortSignal): Promise<GenerationResult> {
-    const { context, sequences } = this.requireGenerator()
-    const plan = await generationPlan(this.llama, this.model, params, prompt, context.contextSize, params.seed ?? randomInt(RANDOM_SEED_BOUND))
-    const native = this.init.sampler === SamplerId.NATIVE
-    if (native && plan.logprobs !== undefined) throw unsupportedParameter('body.logprobs', 'logprobs need the dria-1 sampler')
+  private async onSequence<T>(signal: AbortSignal, work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const { sequences } = this.requireGenerator()
     const sequence = await sequences.acquire(signal)
     try {
-      const output = native ? await generateNative(sequence, plan, signal) : await generateDria(sequence, plan, signal)
-      const reproducible = params.seed !== undefined || plan.sampling.temperature <= 0
-      return {
-        text: output.text,
-        finishReason: output.finishReason,
-        usage: { promptTokens: prompt.tokens.length, completionTokens: output.tokens.length },
-        tokens: output.tokens,
-        sampler: native ? SamplerId.NATIVE : reproducible ? SamplerId.DRIA : SamplerId.DRIA_UNSEEDED,
-        ...(output.logprobs === undefined ? {} : { logprobs: output.logprobs })
-      }
+      return await work(sequence)
     } finally {
       await sequence.clearHistory()
       sequences.release(sequence)
+    }
+  }
+
+  private async generate (params: SamplingParams, prompt: RenderedPrompt, signal: AbortSignal): Promise<GenerationResult> {
+    const { context } = this.requireGenerator()
+    const plan = await generationPlan(this.llama, this.model, params, prompt, context.contextSize, params.seed ?? randomInt(RANDOM_SEED_BOUND))
+    const native = this.init.sampler === SamplerId.NATIVE
+    if (native && plan.logprobs !== undefined) throw unsupportedParameter('body.logprobs', 'logprobs need the dria-1 sampler')
+    const output = await this.onSequence(signal, async sequence => native ? await generateNative(sequence, plan, signal) : await generateDria(sequence, plan, signal))
+    const reproducible = params.seed !== undefined || plan.sampling.temperature <= 0
+    return {
+      text: output.text,
+      finishReason: output.finishReason,
+      usage: { promptTokens: prompt.tokens.length, completionTokens: output.tokens.length },
+      tokens: output.tokens,
+      sampler: native ? SamplerId.NATIVE : reproducible ? SamplerId.DRIA : SamplerId.DRIA_UNSEEDED,
+      ...(output.logprobs === undefined ? {} : { logprobs: output.logprobs })
     }
   }
 }

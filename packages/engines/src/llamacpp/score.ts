@@ -66,7 +66,8 @@ function replay (model: LlamaModel, plan: GenerationPlan, claim: GenerationClaim
   const { tokens } = scored
   // A retokenized text may take more tokens than the sampler used (it does not always choose
   // the canonical tokenization), never much fewer.
-  const most = scored.retokenized ? Math.ceil(plan.maxTokens * RETOKENIZED_LENGTH_RATIO) + RETOKENIZED_LENGTH_SLACK : plan.maxTokens
+  // (The scoring prefill of a retokenized text also evaluates its last token: it must fit.)
+  const most = scored.retokenized ? Math.min(Math.ceil(plan.maxTokens * RETOKENIZED_LENGTH_RATIO) + RETOKENIZED_LENGTH_SLACK, plan.contextLeft - 1) : plan.maxTokens
   if (tokens.length > most) {
     return { code: ScoreFailureCode.LENGTH_MISMATCH, position: plan.maxTokens, detail: `${tokens.length} tokens; at most ${plan.maxTokens} can be generated` }
   }

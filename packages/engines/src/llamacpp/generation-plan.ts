@@ -44,6 +44,7 @@ export async function generationPlan (
     prompt,
     stops: stopSet(model, prompt, grammar, params.stop),
     maxTokens: Math.min(params.maxTokens ?? DEFAULT_MAX_TOKENS, budget),
+    contextLeft: budget,
     grammar,
     sampling: driaSampling(params),
     seed,
