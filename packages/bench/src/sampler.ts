@@ -193,28 +193,42 @@ async function throughput (engines: Engines): Promise<Array<Record<string, strin
   return rows
 }
 
-/** Per line, sequentially: generation time, then the time to score it. */
+/**
+ * Per line, sequentially: generation, then scoring it; wall time and CPU time (all of the
+ * process's threads: it holds up when other processes compete for the cores).
+ */
 async function scoringCost (engines: Engines, lines: Line[]): Promise<Array<Record<string, string | number>>> {
-  const byModel = new Map<string, { generation: number[], scoring: number[] }>()
+  interface Times { generation: number[], scoring: number[], generationCpu: number[], scoringCpu: number[] }
+  const byModel = new Map<string, Times>()
+  const cpuMs = (since: NodeJS.CpuUsage): number => { const used = process.cpuUsage(since); return (used.user + used.system) / 1000 }
   for (const line of lines) {
     let started = performance.now()
+    let cpu = process.cpuUsage()
     const result = await generate(engines, line)
     const generation = performance.now() - started
+    const generationCpu = cpuMs(cpu)
     started = performance.now()
+    cpu = process.cpuUsage()
     await engines.dria.score({ kind: line.kind, request: line.request, claim: claimOf(line, result) } as ScoreRequest)
-    const times = byModel.get(line.request.model) ?? { generation: [], scoring: [] }
+    const times = byModel.get(line.request.model) ?? { generation: [], scoring: [], generationCpu: [], scoringCpu: [] }
     times.generation.push(generation)
     times.scoring.push(performance.now() - started)
+    times.generationCpu.push(generationCpu)
+    times.scoringCpu.push(cpuMs(cpu))
     byModel.set(line.request.model, times)
   }
   const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
-  byModel.set('all', { generation: [...byModel.values()].flatMap(t => t.generation), scoring: [...byModel.values()].flatMap(t => t.scoring) })
+  const all = [...byModel.values()]
+  byModel.set('all', {
+    generation: all.flatMap(t => t.generation), scoring: all.flatMap(t => t.scoring), generationCpu: all.flatMap(t => t.generationCpu), scoringCpu: all.flatMap(t => t.scoringCpu)
+  })
   return [...byModel].map(([model, times]) => ({
     model,
     lines: times.generation.length,
     'generation ms/line': sum(times.generation) / times.generation.length,
     'scoring ms/line': sum(times.scoring) / times.scoring.length,
-    'scoring / generation': (sum(times.scoring) / sum(times.generation)).toFixed(2),
+    'scoring / generation (wall)': (sum(times.scoring) / sum(times.generation)).toFixed(2),
+    'scoring / generation (CPU)': (sum(times.scoringCpu) / sum(times.generationCpu)).toFixed(2),
     target: '~0.5'
   }))
 }
@@ -453,6 +467,10 @@ export async function main (args: string[] = []): Promise<void> {
       process.stdout.write('\n### Calibration (honest lines from the other process)\n\n')
       printTable([
         { quantity: 'dria-1 greedy/seeded worst margin (logits)', lines: exact.length, 'p99': percentile(exact.map(r => r.worstMargin), 99).toFixed(4), 'p99.9': percentile(exact.map(r => r.worstMargin), 99.9).toFixed(4), max: Math.max(...exact.map(r => r.worstMargin)).toFixed(4), 'lines with margin > 0': exact.filter(r => r.worstMargin > 0).length },
+        ...((): Array<Record<string, string | number>> => {
+          const caught = lieReports.filter(r => (r.method === 'greedy' || r.method === 'seeded') && r.code === 'TOKEN_NOT_SELECTED').map(r => r.worstMargin)
+          return caught.length === 0 ? [] : [{ quantity: 'lies caught as TOKEN_NOT_SELECTED: margin (logits)', lines: caught.length, 'p99': `min ${Math.min(...caught).toFixed(4)}`, 'p99.9': `p1 ${percentile(caught, 1).toFixed(4)}`, max: `median ${median(caught).toFixed(2)}`, 'lines with margin > 0': '' }]
+        })(),
         { quantity: 'statistical z-score', lines: statistical.length, 'p99': percentile(statistical.map(r => r.worstMargin), 99).toFixed(2), 'p99.9': percentile(statistical.map(r => r.worstMargin), 99.9).toFixed(2), max: Math.max(...statistical.map(r => r.worstMargin)).toFixed(2), 'lines with margin > 0': '' },
         { quantity: 'statistical min token probability (lowest)', lines: statistical.length, 'p99': '', 'p99.9': '', max: Math.min(...statistical.map(r => r.statistics?.minProbability ?? 1)).toExponential(2), 'lines with margin > 0': '' }
       ])

@@ -130,6 +130,14 @@ function pairs (flat: number[] | undefined): Candidate[] {
   return candidates
 }
 
+/** llama.cpp sorts by logit but leaves ties in any order: sorted only when that matters. */
+function inCandidateOrder (candidates: Candidate[]): Candidate[] {
+  for (let i = 1; i < candidates.length; i++) {
+    if (compareCandidates(candidates[i - 1], candidates[i]) > 0) return candidates.sort(compareCandidates)
+  }
+  return candidates
+}
+
 /** Tokens in the model's vocabulary (what llama.cpp's top-k 0 means). */
 export function vocabularySize (model: LlamaModel): number {
   return model.fileInfo.metadata.tokenizer.ggml.tokens.length
@@ -193,11 +201,10 @@ export class SequenceLogits {
   private row (native: NativeContext, batchLogitIndex: number): LogitsRow {
     const top = async (k: number, grammar?: GrammarState): Promise<Candidate[]> => {
       // k + 1 shows whether a tie straddles the cut; then the whole list decides it.
-      const wanted = await this.sampleTop(native, batchLogitIndex, k + 1, grammar)
-      if (wanted.length <= k) return wanted.sort(compareCandidates)
-      wanted.sort(compareCandidates)
+      const wanted = inCandidateOrder(await this.sampleTop(native, batchLogitIndex, k + 1, grammar))
+      if (wanted.length <= k) return wanted
       if (wanted[k - 1].logit !== wanted[k].logit) return wanted.slice(0, k)
-      return (await this.sampleTop(native, batchLogitIndex, 0, grammar)).sort(compareCandidates).slice(0, k)
+      return inCandidateOrder(await this.sampleTop(native, batchLogitIndex, 0, grammar)).slice(0, k)
     }
     const weigh = async (tokens: number[]): Promise<{ logits: Map<number, number>, totalWeight: number }> => {
       const [, , , flat, totalWeight] = await native.sampleToken(batchLogitIndex, this.weighSampler, false, false, [tokens, false, false, false, 0], true)
