@@ -347,6 +347,28 @@ function lies (lines: Line[], results: GenerationResult[], vocab: Map<string, Ll
   return out
 }
 
+/** Per model: how often tokenizing a line's text again gives exactly its generated tokens (EOS left out). */
+function retokenization (lines: Line[], results: GenerationResult[], vocab: Map<string, LlamaModel>): Array<Record<string, string | number>> {
+  const counts = new Map<string, { lines: number, exact: number }>()
+  for (const [i, line] of lines.entries()) {
+    const tokens = results[i].tokens
+    const model = vocab.get(line.request.model)
+    if (tokens === undefined || model === undefined || line.request.responseFormat !== undefined || line.request.stop !== undefined || results[i].text === '') continue
+    const eos = model.isEogToken(tokens[tokens.length - 1] as Token)
+    // A stop string's tokens are not in the text.
+    if (results[i].finishReason === 'stop' && !eos) continue
+    const generated = eos ? tokens.slice(0, -1) : tokens
+    // Chat templates here take the answer's leading space off: tokenize it with one, too.
+    const text = results[i].text
+    const variants = [text, ' ' + text].map(t => model.tokenize(t, false, 'trimLeadingSpace'))
+    const count = counts.get(line.request.model) ?? { lines: 0, exact: 0 }
+    count.lines++
+    if (variants.some(variant => JSON.stringify(variant) === JSON.stringify(generated))) count.exact++
+    counts.set(line.request.model, count)
+  }
+  return [...counts].map(([model, { lines, exact }]) => ({ model, lines, 'same token ids': exact, share: `${(100 * exact / lines).toFixed(1)}%` }))
+}
+
 /** Greedy lines claimed for a sampled request (another temperature and seed): a lie only where that request's honest output differs. */
 async function greedyClaimedAsSeeded (engines: Engines, lines: Line[], results: GenerationResult[]): Promise<{ lies: Lie[], coincided: number }> {
   const out: Lie[] = []
@@ -453,6 +475,8 @@ export async function main (args: string[] = []): Promise<void> {
       const sample = lines.flatMap((line, i) => line.request.responseFormat === undefined && i % 2 === 0 ? [i] : [])
       for (const i of sample) foreign.set(i, await generate(engines, { ...lines[i], request: { ...lines[i].request, model: swap[lines[i].request.model] } }))
       const vocab = await vocabularies(modelsDir)
+      process.stdout.write('\n### Re-tokenizing the text gives the generated token ids (lines without grammar or stop strings, ended by the budget or EOS)\n\n')
+      printTable(retokenization(lines, elsewhere.results, vocab))
       const seededLies = await greedyClaimedAsSeeded(engines, lines, elsewhere.results)
       const allLies = [...lies(lines, elsewhere.results, vocab, foreign), ...seededLies.lies]
       const lieReports = await runConcurrently(allLies.length, SLOTS, async i => await engines.dria.score({ kind: allLies[i].line.kind, request: allLies[i].line.request, claim: allLies[i].claim } as ScoreRequest))
