@@ -6,7 +6,8 @@ const BENCHMARKS = {
   network: '../packages/bench/dist/network.js',
   ingest: '../packages/bench/dist/ingest.js',
   scale: '../packages/bench/dist/scale.js',
-  console: '../packages/bench/dist/console.js'
+  console: '../packages/bench/dist/console.js',
+  sampler: '../packages/bench/dist/sampler.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events'
 import { DriaError } from '@dria/protocol'
 import { EngineErrorCode } from './errors.js'
 
@@ -7,7 +8,7 @@ import { EngineErrorCode } from './errors.js'
  * cancelled calls to unwind before freeing what they use.
  */
 export class EngineCalls {
-  private controller = new AbortController()
+  private controller = EngineCalls.engineController()
   private readonly inFlight = new Set<Promise<unknown>>()
 
   /**
@@ -48,7 +49,14 @@ export class EngineCalls {
 
   abortAll (): void {
     this.controller.abort(new Error('engine aborted'))
-    this.controller = new AbortController()
+    this.controller = EngineCalls.engineController()
+  }
+
+  /** Every call in flight listens to it: no listener limit (and no warning past 10 calls). */
+  private static engineController (): AbortController {
+    const controller = new AbortController()
+    setMaxListeners(0, controller.signal)
+    return controller
   }
 
   async drain (): Promise<void> {

@@ -12,6 +12,8 @@ export const EngineErrorCode = {
   MODEL_KIND_MISMATCH: 'MODEL_KIND_MISMATCH',
   /** The prompt (or an embedding input) does not fit the model's context window. */
   CONTEXT_LENGTH_EXCEEDED: 'CONTEXT_LENGTH_EXCEEDED',
+  /** A request parameter this engine cannot honour (e.g. Ollama and `logprobs`). */
+  UNSUPPORTED_PARAMETER: 'UNSUPPORTED_PARAMETER',
   /** The JSON schema cannot be turned into a grammar. */
   UNSUPPORTED_RESPONSE_FORMAT: 'UNSUPPORTED_RESPONSE_FORMAT',
   /** Ollama kept answering 503 "server busy" after every retry. */
@@ -30,4 +32,8 @@ export function modelNotFound (name: string, available: string[]): DriaError {
 
 export function engineFailed (err: unknown, retryable = true): DriaError {
   return new DriaError(EngineErrorCode.FAILED, err instanceof Error ? err.message : String(err), { retryable, cause: err })
+}
+
+export function unsupportedParameter (param: string, message: string): DriaError {
+  return new DriaError(EngineErrorCode.UNSUPPORTED_PARAMETER, message, { param, retryable: false })
 }

@@ -1,6 +1,8 @@
 export type { CallOptions, InferenceEngine, ModelInfo } from './types.js'
 export { DEFAULT_MAX_TOKENS } from './constants.js'
 export { EngineErrorCode } from './errors.js'
+export * from './sampler/index.js'
+export * from './scoring/index.js'
 export * from './llamacpp/index.js'
 export * from './ollama/index.js'
 export * from './bench/index.js'

@@ -1,3 +1,4 @@
+import type { ScoreReport, ScoreRequest } from './scoring/types.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, ModelKindName
 } from '@dria/protocol'
@@ -25,6 +26,11 @@ export interface InferenceEngine {
   chat(request: ChatRequest, options?: CallOptions): Promise<GenerationResult>
   complete(request: CompletionRequest, options?: CallOptions): Promise<GenerationResult>
   embed(request: EmbeddingRequest, options?: CallOptions): Promise<EmbeddingResult>
+  /**
+   * Verifies another node's result for the same model: recomputes it (one prefill for
+   * generations) and checks the claim. Engines that cannot score (Ollama) leave it out.
+   */
+  score?(request: ScoreRequest, options?: CallOptions): Promise<ScoreReport>
   /** Cancels every call in flight; each rejects with code `ENGINE_ABORTED`. */
   abort(): void
   close(): Promise<void>

@@ -10,7 +10,7 @@ import {
   DEFAULT_METRICS_HOST, DEFAULT_SHUTDOWN_GRACE_MS, DEFAULT_SLOTS, DEFAULT_STATUS_PORT, DEFAULT_TASK_TIMEOUT_MS, IDENTITY_FILE
 } from './constants.js'
 import { describeProbes, modelsDirOf, openEngine, selectModels } from './engine/index.js'
-import type { EngineChoice, ServedModel } from './engine/index.js'
+import type { EngineChoice, OpenedEngine, ServedModel } from './engine/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNodeMetrics, metricsObserver, startMetricsServer } from './metrics/index.js'
 import { openHostWith, validateAnnounce, validateBootstrap, watchConnectivity } from './network/index.js'
@@ -95,7 +95,7 @@ export async function startNodeDaemon (components: NodeDaemonComponents, init: N
 
   // The host and the engine start independently; overlapping them shortens time-to-advertised.
   const injected = components.engine
-  const opening = injected !== undefined
+  const opening: Promise<OpenedEngine> = injected !== undefined
     ? Promise.resolve({ engine: injected, plan: { engine: injected.name, pull: [], generate: false }, probes: {} })
     : openEngine(components, {
     engine: init.engine ?? 'auto',

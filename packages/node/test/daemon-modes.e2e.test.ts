@@ -183,7 +183,7 @@ describe('dria-node start modes', () => {
         expect(node.lines.some(l => l.msg === 'using ollama engine')).toBe(true)
         expect(ready.models).toEqual(config.models)
         await node.waitFor('connected to the network')
-        expect(await chat(ready.peerId as string, MODEL)).toEqual({ text: (await engine.chat({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], maxTokens: 16, temperature: 0 })).text, finish_reason: expect.any(String) })
+        expect(await chat(ready.peerId as string, MODEL)).toEqual({ text: (await engine.chat({ model: MODEL, messages: [{ role: 'user', content: 'Hello' }], maxTokens: 16, temperature: 0 })).text, finish_reason: expect.any(String), sampler: 'native' })
       } finally {
         expect(await node.stop()).toBe(0)
       }

@@ -279,6 +279,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     let outcome: TaskOutcome
     try {
       outcome = await verifyResult(result, expectations(job, session, request))
+      // A llama.cpp node samples with dria-1, which any verifier can check token by token;
+      // claiming another sampler would only weaken the check.
+      if (session.hello.engine === 'llamacpp' && job.kind !== 'embedding' && outcome.sampler !== 'dria-1') {
+        throw new DriaError('RESULT_WRONG_SAMPLER', `a llama.cpp node answered with sampler ${outcome.sampler ?? 'none'}`)
+      }
     } catch (err) {
       const code = (err as DriaError).code ?? 'verification_failed'
       counted('refused')

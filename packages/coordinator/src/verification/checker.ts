@@ -225,7 +225,11 @@ export function createChecker (components: CheckerComponents): Checker {
   return {
     async check (subject, signal) {
       const scorers = eligible(subject, new Set([subject.producer.id]), canScore(subject.model))
-      const verdict = scorers.length > 0 ? await score(subject, signal) : await reExecute(subject, signal)
+      // Engines with their own sampler (Ollama) are reproduced exactly by their peers, but only
+      // statistically by a scorer: run them again where a peer of the same engine can.
+      const reproducible = subject.outcome.sampler !== 'native' ||
+        eligible(subject, new Set([subject.producer.id]), s => s.hello.engine === subject.producer.hello.engine).length === 0
+      const verdict = scorers.length > 0 && reproducible ? await score(subject, signal) : await reExecute(subject, signal)
       metrics?.audits.inc({ result: verdict.verdict })
       return verdict
     }

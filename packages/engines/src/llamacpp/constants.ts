@@ -6,9 +6,6 @@ export const DEFAULT_SLOTS = 4
 /** Upper bound on each sequence's context, in tokens; a model's training context caps it further. */
 export const DEFAULT_CONTEXT_SIZE = 4096
 
-/** OpenAI's default sampling temperature: requests arrive in OpenAI's format. */
-export const DEFAULT_TEMPERATURE = 1
-
 /** Never more threads than this: tiny models gain nothing from more. */
 export const MAX_DEFAULT_THREADS = 8
 

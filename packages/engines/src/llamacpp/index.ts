@@ -3,3 +3,4 @@ export type { LlamaCppEngine, LlamaCppEngineComponents, LlamaCppEngineInit } fro
 export { isLlamaGpuUsable } from './binding.js'
 export { defaultThreads } from './constants.js'
 export type { GpuChoice } from './binding.js'
+export type { LlamaCppSampler } from './loaded-model.js'

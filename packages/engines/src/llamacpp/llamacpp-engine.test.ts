@@ -60,7 +60,7 @@ describe('LlamaCppEngine', () => {
     }
   })
 
-  it('continues a raw prompt with real token counts', async () => {
+  it('continues a raw prompt with real token counts and every token id', async () => {
     const result = await engine.complete(story)
     // The same text node-llama-cpp's own greedy completion of the bare prompt gives.
     const llama = await loadBinding(logger)
@@ -78,6 +78,36 @@ describe('LlamaCppEngine', () => {
     expect(result.text.length).toBeGreaterThan(0)
     expect(result.usage.completionTokens).toBeGreaterThan(0)
     expect(result.usage.completionTokens).toBeLessThanOrEqual(40)
+    expect(result.tokens).toHaveLength(result.usage.completionTokens)
+    expect(result.tokens?.every(token => Number.isInteger(token) && token >= 0 && token < 512)).toBe(true)
+    expect(result.sampler).toBe('dria-1')
+  })
+
+  it('labels sampled results without a seed as not reproducible', async () => {
+    expect((await engine.complete({ ...story, temperature: 0.8 })).sampler).toBe('dria-1-unseeded')
+    expect((await engine.complete({ ...story, temperature: 0.8, seed: 1 })).sampler).toBe('dria-1')
+  })
+
+  it('reports OpenAI logprobs: log softmax at temperature 1 with the top alternatives', async () => {
+    const result = await engine.complete({ ...story, maxTokens: 6, temperature: 0.8, seed: 2, logprobs: true, topLogprobs: 3 })
+    const logprobs = result.logprobs ?? []
+    expect(logprobs).toHaveLength(6)
+    for (const [i, entry] of logprobs.entries()) {
+      expect(entry.logprob).toBeLessThanOrEqual(0)
+      expect(entry.topLogprobs).toHaveLength(3)
+      expect(entry.bytes).toEqual([...Buffer.from(entry.token)])
+      const [best] = entry.topLogprobs
+      expect(best.logprob).toBeGreaterThanOrEqual(entry.logprob)
+      expect(entry.topLogprobs.map(top => top.logprob)).toEqual([...entry.topLogprobs.map(top => top.logprob)].sort((a, b) => b - a))
+      // The sampled token's text is where it sits in the output.
+      expect(result.text.slice(logprobs.slice(0, i).reduce((n, e) => n + e.token.length, 0)).startsWith(entry.token)).toBe(true)
+    }
+    // The probabilities of the whole vocabulary sum to 1: the top alternatives to at most 1.
+    expect(logprobs[0].topLogprobs.reduce((sum, top) => sum + Math.exp(top.logprob), 0)).toBeLessThanOrEqual(1 + 1e-9)
+    // Asking for logprobs does not change what is sampled.
+    const plain = await engine.complete({ ...story, maxTokens: 6, temperature: 0.8, seed: 2 })
+    expect(plain.tokens).toEqual(result.tokens)
+    expect(plain.logprobs).toBeUndefined()
   })
 
   it('applies the chat template', async () => {
@@ -104,10 +134,9 @@ describe('LlamaCppEngine', () => {
     const index = full.text.indexOf(word!)
     const stopped = await engine.complete({ ...story, stop: [word!] })
     expect(stopped.finishReason).toBe('stop')
-    // Cut at the token holding the stop string: node-llama-cpp drops the space that shares
-    // the token (" Lily"), so compare without trailing whitespace.
-    expect(full.text.startsWith(stopped.text)).toBe(true)
-    expect(stopped.text.trimEnd()).toBe(full.text.slice(0, index).trimEnd())
+    // The text is cut right before the stop string; the token holding it was generated.
+    expect(stopped.text).toBe(full.text.slice(0, index))
+    expect(stopped.tokens).toEqual(full.tokens?.slice(0, stopped.tokens?.length))
     expect(stopped.usage.completionTokens).toBeLessThan(full.usage.completionTokens)
   })
 

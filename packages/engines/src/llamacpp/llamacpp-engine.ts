@@ -3,10 +3,13 @@ import { EngineCalls } from '../calls.js'
 import { engineFailed, modelNotFound } from '../errors.js'
 import { loadBinding } from './binding.js'
 import type { GpuChoice } from './binding.js'
+import { SamplerId } from '../sampler/index.js'
 import { DEFAULT_CONTEXT_SIZE, DEFAULT_SLOTS, defaultThreads } from './constants.js'
 import { LoadedModel } from './loaded-model.js'
 import { findModelFiles } from './model-files.js'
+import type { ScoreReport, ScoreRequest } from '../scoring/types.js'
 import type { CallOptions, InferenceEngine, ModelInfo } from '../types.js'
+import type { LlamaCppSampler } from './loaded-model.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, Logger
 } from '@dria/protocol'
@@ -28,10 +31,16 @@ export interface LlamaCppEngineInit {
   contextSize?: number
   /** Default `off` (CPU): `auto` uses a GPU when llama.cpp's GPU binaries are installed and find a device. */
   gpu?: GpuChoice
+  /**
+   * How tokens are chosen (default `dria-1`): the reproducible, verifiable dria-1 sampler, or
+   * node-llama-cpp's own (`native`; no logprobs, only statistically verifiable).
+   */
+  sampler?: LlamaCppSampler
 }
 
 export interface LlamaCppEngine extends InferenceEngine {
   readonly name: 'llamacpp'
+  score(request: ScoreRequest, options?: CallOptions): Promise<ScoreReport>
 }
 
 class LlamaCpp implements LlamaCppEngine {
@@ -59,6 +68,10 @@ class LlamaCpp implements LlamaCppEngine {
 
   async embed (request: EmbeddingRequest, options?: CallOptions): Promise<EmbeddingResult> {
     return await this.call(request.model, options, async (model, signal) => await model.embed(request, signal))
+  }
+
+  async score (request: ScoreRequest, options?: CallOptions): Promise<ScoreReport> {
+    return await this.call(request.request.model, options, async (model, signal) => await model.score(request, signal))
   }
 
   abort (): void {
@@ -99,7 +112,8 @@ export async function createLlamaCppEngine (components: LlamaCppEngineComponents
   const modelInit = {
     threads: init.threads ?? defaultThreads(),
     slots: init.slots ?? DEFAULT_SLOTS,
-    contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE
+    contextSize: init.contextSize ?? DEFAULT_CONTEXT_SIZE,
+    sampler: init.sampler ?? SamplerId.DRIA
   }
   const loaded: LoadedModel[] = []
   try {

@@ -1,13 +1,20 @@
+import { randomInt } from 'node:crypto'
 import { DriaError } from '@dria/protocol'
-import { LlamaChat, LlamaCompletion, resolveChatWrapper } from 'node-llama-cpp'
-import { EngineErrorCode } from '../errors.js'
-import { toChatHistory } from './chat-history.js'
+import { resolveChatWrapper } from 'node-llama-cpp'
+import { EngineErrorCode, unsupportedParameter } from '../errors.js'
+import { SamplerId } from '../sampler/index.js'
+import { scoreEmbeddings } from '../scoring/embedding.js'
+import { generateDria, generateNative } from './generate.js'
 import { sha256File } from './model-files.js'
-import { generationOptions } from './sampling.js'
+import { assertLogitsAccess } from './native-logits.js'
+import { renderChat, renderCompletion } from './prompt.js'
+import { generationPlan } from './generation-plan.js'
+import { scoreGeneration } from './score.js'
 import { createSlotPool } from './slot-pool.js'
+import type { ScoreReport, ScoreRequest } from '../scoring/types.js'
 import type { ModelInfo } from '../types.js'
 import type { ModelFile } from './model-files.js'
-import type { GenerationOptions } from './sampling.js'
+import type { RenderedPrompt } from './prompt.js'
 import type { SlotPool } from './slot-pool.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, SamplingParams
@@ -20,15 +27,14 @@ export interface LoadedModelInit {
   threads: number
   slots: number
   contextSize: number
+  sampler: LlamaCppSampler
 }
 
-interface Generation {
-  sequence: LlamaContextSequence
-  options: GenerationOptions
-  signal: AbortSignal
-}
+/** How the engine chooses tokens: `dria-1` (reproducible, verifiable) or node-llama-cpp's own sampler. */
+export type LlamaCppSampler = typeof SamplerId.DRIA | typeof SamplerId.NATIVE
 
-type StopReason = 'eogToken' | 'stopGenerationTrigger' | 'customStopTrigger' | 'functionCalls' | 'maxTokens' | 'abort'
+/** Seeds drawn for requests without one: any safe integer would do. */
+const RANDOM_SEED_BOUND = 2 ** 48 - 1
 
 /** What a generation context serves: one context whose sequences run requests side by side. */
 interface Generator {
@@ -76,39 +82,26 @@ export class LoadedModel {
       sequences: init.slots, threads: init.threads, contextSize: { max: init.contextSize }
     })
     const sequences = Array.from({ length: init.slots }, () => context.getSequence())
+    assertLogitsAccess(sequences[0])
     const generator = { context, sequences: createSlotPool(sequences), wrapper: resolveChatWrapper(model) }
     return new LoadedModel(llama, model, { ...info, contextLength: context.contextSize }, init, generator)
   }
 
   async chat (request: ChatRequest, signal: AbortSignal): Promise<GenerationResult> {
-    const { wrapper } = this.requireGenerator()
-    const history = toChatHistory(request.messages)
-    // The same rendering LlamaChat evaluates, tokenized to count and budget the prompt.
-    const promptTokens = wrapper.generateContextState({ chatHistory: history }).contextText.tokenize(this.model.tokenizer).length
-    return await this.generate(request, { tokens: promptTokens, param: 'body.messages' }, signal, async ({ sequence, options }) => {
-      const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: wrapper })
-      try {
-        return await chat.generateResponse(history, { ...options, signal })
-      } finally {
-        chat.dispose({ disposeSequence: false })
-      }
-    })
+    return await this.generate(request, this.render({ kind: 'chat', request }), signal)
   }
 
   async complete (request: CompletionRequest, signal: AbortSignal): Promise<GenerationResult> {
-    this.requireGenerator()
-    // LlamaCompletion prepends BOS when the model wants one, and then tokenizes the prompt as
-    // text that follows it; tokenizing here the same way gives the exact prompt count.
-    const bos = this.model.tokens.shouldPrependBosToken && this.model.tokens.bos !== null
-    const tokens = this.model.tokenize(request.prompt, false, bos ? 'trimLeadingSpace' : undefined)
-    return await this.generate(request, { tokens: tokens.length + (bos ? 1 : 0), param: 'body.prompt' }, signal, async ({ sequence, options }) => {
-      const completion = new LlamaCompletion({ contextSequence: sequence })
-      try {
-        return await completion.generateCompletionWithMeta(tokens, { ...options, signal })
-      } finally {
-        completion.dispose({ disposeSequence: false })
-      }
-    })
+    return await this.generate(request, this.render({ kind: 'completion', request }), signal)
+  }
+
+  /** Verifies a claimed result for this model (see `InferenceEngine.score`). */
+  async score (request: ScoreRequest, signal: AbortSignal): Promise<ScoreReport> {
+    if (request.kind === 'embedding') return scoreEmbeddings(request.claim, await this.embed(request.request, signal))
+    const prompt = this.render(request)
+    // The seed is the request's: scoring never draws one.
+    const plan = await generationPlan(this.llama, this.model, request.request, prompt, this.requireGenerator().context.contextSize, request.request.seed ?? 0)
+    return await this.onSequence(signal, async sequence => await scoreGeneration(sequence, plan, request.request, request.claim, signal))
   }
 
   async embed (request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -143,35 +136,41 @@ export class LoadedModel {
     return this.generator
   }
 
+  /** The prompt as generation evaluates it: the chat template's rendering, or the raw prompt after BOS. */
+  private render (request: { kind: 'chat', request: ChatRequest } | { kind: 'completion', request: CompletionRequest }): RenderedPrompt {
+    const { wrapper } = this.requireGenerator()
+    return request.kind === 'chat' ? renderChat(this.model, wrapper, request.request.messages) : renderCompletion(this.model, request.request.prompt)
+  }
+
   /**
-   * Runs one generation on a free sequence (waiting for one if all are busy) and always hands
-   * the sequence back cleared, so requests never see each other's tokens.
+   * Runs `work` on a free sequence (waiting for one if all are busy) and always hands the
+   * sequence back cleared, so requests never see each other's tokens.
    */
-  private async generate (
-    params: SamplingParams,
-    prompt: { tokens: number, param: string },
-    signal: AbortSignal,
-    run: (generation: Generation) => Promise<{ response: string, metadata: { stopReason: StopReason } }>
-  ): Promise<GenerationResult> {
-    const { context, sequences } = this.requireGenerator()
-    const budget = context.contextSize - prompt.tokens
-    if (budget <= 0) {
-      throw new DriaError(EngineErrorCode.CONTEXT_LENGTH_EXCEEDED, `the prompt has ${prompt.tokens} tokens; the context holds ${context.contextSize}`, { param: prompt.param })
-    }
-    const options = await generationOptions(this.llama, params, budget)
+  private async onSequence<T>(signal: AbortSignal, work: (sequence: LlamaContextSequence) => Promise<T>): Promise<T> {
+    const { sequences } = this.requireGenerator()
     const sequence = await sequences.acquire(signal)
     try {
-      const before = sequence.tokenMeter.getState()
-      const { response, metadata } = await run({ sequence, options, signal })
-      return {
-        text: response,
-        finishReason: metadata.stopReason === 'maxTokens' ? 'length' : 'stop',
-        // Each sampled token costs exactly one row of output logits.
-        usage: { promptTokens: prompt.tokens, completionTokens: sequence.tokenMeter.diff(before).usedOutputTokens }
-      }
+      return await work(sequence)
     } finally {
       await sequence.clearHistory()
       sequences.release(sequence)
+    }
+  }
+
+  private async generate (params: SamplingParams, prompt: RenderedPrompt, signal: AbortSignal): Promise<GenerationResult> {
+    const { context } = this.requireGenerator()
+    const plan = await generationPlan(this.llama, this.model, params, prompt, context.contextSize, params.seed ?? randomInt(RANDOM_SEED_BOUND))
+    const native = this.init.sampler === SamplerId.NATIVE
+    if (native && plan.logprobs !== undefined) throw unsupportedParameter('body.logprobs', 'logprobs need the dria-1 sampler')
+    const output = await this.onSequence(signal, async sequence => native ? await generateNative(sequence, plan, signal) : await generateDria(sequence, plan, signal))
+    const reproducible = params.seed !== undefined || plan.sampling.temperature <= 0
+    return {
+      text: output.text,
+      finishReason: output.finishReason,
+      usage: { promptTokens: prompt.tokens.length, completionTokens: output.tokens.length },
+      tokens: output.tokens,
+      sampler: native ? SamplerId.NATIVE : reproducible ? SamplerId.DRIA : SamplerId.DRIA_UNSEEDED,
+      ...(output.logprobs === undefined ? {} : { logprobs: output.logprobs })
     }
   }
 }

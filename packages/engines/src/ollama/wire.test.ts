@@ -16,7 +16,7 @@ describe('Ollama wire mapping', () => {
     expect(toFinishReason('length')).toBe('length')
     expect(toFinishReason('stop')).toBe('stop')
     expect(toFinishReason('unload')).toBe('stop')
-    expect(toResult('hi', { done_reason: 'stop' })).toEqual({ text: 'hi', finishReason: 'stop', usage: { promptTokens: 0, completionTokens: 0 } })
+    expect(toResult('hi', { done_reason: 'stop' })).toEqual({ text: 'hi', finishReason: 'stop', usage: { promptTokens: 0, completionTokens: 0 }, sampler: 'native' })
   })
 
   it('reads architecture and context length from model_info', () => {
@@ -26,7 +26,8 @@ describe('Ollama wire mapping', () => {
   })
 
   it('maps sampling parameters and names', () => {
-    expect(toOllamaParams({ maxTokens: 9, topP: 0.5 })).toEqual({ options: { num_predict: 9, top_p: 0.5 } })
+    expect(toOllamaParams({ maxTokens: 9, topP: 0.5, seed: 3 })).toEqual({ options: { num_predict: 9, top_p: 0.5, seed: 3 } })
+    expect(() => toOllamaParams({ logprobs: true })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_PARAMETER', param: 'body.logprobs', retryable: false }))
     expect(shortName('llama3.2:latest')).toBe('llama3.2')
     expect(shortName('llama3.2:1b')).toBe('llama3.2:1b')
   })

@@ -1,10 +1,13 @@
 import { DEFAULT_MAX_TOKENS } from '../constants.js'
+import { unsupportedParameter } from '../errors.js'
+import { SamplerId } from '../sampler/index.js'
 import { DEFAULT_TAG } from './constants.js'
 import type { ChatMessage, FinishReason, GenerationResult, ModelKindName, SamplingParams } from '@dria/protocol'
 import type { Message, ModelDetails, Options, ShowResponse } from 'ollama'
 
-/** Sampling parameters as Ollama's `options` and `format`. */
+/** Sampling parameters as Ollama's `options` and `format`. Ollama has no logprobs. */
 export function toOllamaParams (params: SamplingParams): { options: Partial<Options>, format?: string | object } {
+  if (params.logprobs === true) throw unsupportedParameter('body.logprobs', 'Ollama does not report logprobs')
   const options: Partial<Options> = { num_predict: params.maxTokens ?? DEFAULT_MAX_TOKENS }
   if (params.temperature !== undefined) options.temperature = params.temperature
   if (params.topP !== undefined) options.top_p = params.topP
@@ -27,12 +30,16 @@ export function toFinishReason (doneReason: string | undefined): FinishReason {
   return doneReason === 'length' ? 'length' : 'stop'
 }
 
-/** Ollama omits counts that are zero (Go's omitempty), e.g. a prompt served from its cache. */
+/**
+ * Ollama omits counts that are zero (Go's omitempty), e.g. a prompt served from its cache.
+ * Its own sampler chose the tokens, and it does not say which they were.
+ */
 export function toResult (text: string, final: { done_reason?: string, prompt_eval_count?: number, eval_count?: number }): GenerationResult {
   return {
     text,
     finishReason: toFinishReason(final.done_reason),
-    usage: { promptTokens: final.prompt_eval_count ?? 0, completionTokens: final.eval_count ?? 0 }
+    usage: { promptTokens: final.prompt_eval_count ?? 0, completionTokens: final.eval_count ?? 0 },
+    sampler: SamplerId.NATIVE
   }
 }
 

@@ -1,5 +1,6 @@
 import { DriaError, parseOpenAIBody } from '@dria/protocol'
-import type { InferenceRequest } from '@dria/protocol'
+import type { FinishReason, InferenceRequest } from '@dria/protocol'
+import type { GenerationClaim, InferenceEngine, ScoreReport } from '@dria/engines'
 
 /**
  * A verification task: the coordinator asks this node to check another node's claimed result
@@ -28,25 +29,36 @@ export function parseScoreTask (json: unknown, model: string, seed: number | und
   if (!isObject(claim) || !isObject(claim.output) || !isObject(claim.usage)) throw invalid('score task claim must have output and usage objects')
   const { prompt_tokens: promptTokens, completion_tokens: completionTokens } = claim.usage
   if (!isCount(promptTokens) || !isCount(completionTokens)) throw invalid('claimed usage must be token counts')
+  if (kind === 'embedding' ? !Array.isArray(claim.output.embeddings) : typeof claim.output.text !== 'string' || (claim.output.finish_reason !== 'stop' && claim.output.finish_reason !== 'length')) {
+    throw invalid('claimed output does not have the shape of its kind')
+  }
   const inference = parseOpenAIBody(kind, body)
   inference.request.model = model
   if (inference.kind !== 'embedding' && seed !== undefined) inference.request.seed = seed
   return { inference, output: claim.output, usage: { promptTokens, completionTokens } }
 }
 
-/** The scorer of engines that can verify results (llama.cpp); undefined for the others. */
-type Scorer = (request: unknown, options: { signal: AbortSignal }) => Promise<unknown>
+type Scorer = NonNullable<InferenceEngine['score']>
 
-export function scorerOf (engine: object): Scorer | undefined {
-  const score = (engine as { score?: Scorer }).score
-  return typeof score === 'function' ? score.bind(engine) : undefined
+/** The scorer of engines that can verify results (llama.cpp); undefined for the others. */
+export function scorerOf (engine: InferenceEngine): Scorer | undefined {
+  return engine.score?.bind(engine)
 }
 
 /** Runs a score task on the engine's scorer; the report is the task's output. */
-export async function scoreClaim (scorer: Scorer, task: ScoreTask, signal: AbortSignal): Promise<unknown> {
+export async function scoreClaim (scorer: Scorer, task: ScoreTask, signal: AbortSignal): Promise<ScoreReport> {
   const { inference, output, usage } = task
-  const claim = inference.kind === 'embedding'
-    ? { embeddings: output.embeddings, usage }
-    : { text: output.text, finishReason: output.finish_reason, tokens: output.tokens, sampler: output.sampler, usage }
-  return await scorer({ kind: inference.kind, request: inference.request, claim }, { signal })
+  if (inference.kind === 'embedding') {
+    return await scorer({ kind: 'embedding', request: inference.request, claim: { embeddings: output.embeddings as number[][], usage } }, { signal })
+  }
+  const claim: GenerationClaim = {
+    text: output.text as string,
+    finishReason: output.finish_reason as FinishReason,
+    ...(Array.isArray(output.tokens) ? { tokens: output.tokens as number[] } : {}),
+    ...(typeof output.sampler === 'string' ? { sampler: output.sampler } : {}),
+    usage
+  }
+  return inference.kind === 'chat'
+    ? await scorer({ kind: 'chat', request: inference.request, claim }, { signal })
+    : await scorer({ kind: 'completion', request: inference.request, claim }, { signal })
 }

@@ -69,7 +69,8 @@ export interface GenerationResult {
   tokens?: number[]
   /**
    * How tokens were chosen: `dria-1` (reproducible from the seed and the logits, see
-   * `@dria/engines`) or `native` (the engine's own sampler, e.g. Ollama's).
+   * `@dria/engines`), `dria-1-unseeded` (dria-1 with a seed the engine drew because the
+   * request had none: not reproducible) or `native` (the engine's own sampler, e.g. Ollama's).
    */
   sampler?: string
   logprobs?: TokenLogprob[]

@@ -1,5 +1,5 @@
 import type { ChatRequest, CompletionRequest, GenerationResult } from '@dria/protocol'
-import type { CallOptions, InferenceEngine } from '@dria/engines'
+import type { InferenceEngine, ScoreReport } from '@dria/engines'
 
 /** How a cheating node lies about the results it produces. */
 export type Cheat =
@@ -33,8 +33,6 @@ export type VerifierCheat =
 
 export const MADE_UP_ANSWER = 'The moon is made of cheese and so is everything else.'
 
-type Scorer = (request: unknown, options?: CallOptions) => Promise<unknown>
-
 const words = (text: string): number => text.split(/\s+/).filter(w => w.length > 0).length
 
 /**
@@ -44,7 +42,7 @@ const words = (text: string): number => text.split(/\s+/).filter(w => w.length >
  */
 export function cheatingEngine (engine: InferenceEngine, cheat?: Cheat, verifier?: VerifierCheat): InferenceEngine {
   let tasks = 0
-  const honestScore = (engine as { score?: Scorer }).score?.bind(engine)
+  const honestScore = engine.score?.bind(engine)
 
   function madeUp (answer = MADE_UP_ANSWER): GenerationResult {
     return { text: answer, finishReason: 'stop', usage: { promptTokens: 8, completionTokens: words(answer) }, sampler: 'dria-1' }
@@ -78,7 +76,7 @@ export function cheatingEngine (engine: InferenceEngine, cheat?: Cheat, verifier
     }
   }
 
-  const wrapped: InferenceEngine & { score?: Scorer } = {
+  const wrapped: InferenceEngine = {
     name: engine.name,
     async listModels () {
       const models = await engine.listModels()
@@ -94,16 +92,17 @@ export function cheatingEngine (engine: InferenceEngine, cheat?: Cheat, verifier
   }
   if (honestScore !== undefined) {
     wrapped.score = async (request, options) => {
-      const claim = (request as { claim: { text?: string, usage: unknown } }).claim
-      const report = await honestScore(request, options) as Record<string, unknown>
+      const { claim } = request
+      const report = await honestScore(request, options)
       // Vouching for a claim means confirming its usage too.
-      const vouch = { ...report, verdict: 'pass', code: undefined, usage: claim.usage }
-      const reject = { ...report, verdict: 'fail', code: 'TOKEN_NOT_SELECTED' }
+      const vouch: ScoreReport = { ...report, verdict: 'pass', code: undefined, usage: claim.usage ?? report.usage }
+      const reject: ScoreReport = { ...report, verdict: 'fail', code: 'TOKEN_NOT_SELECTED' }
+      const text = 'text' in claim ? claim.text : undefined
       switch (verifier?.kind) {
         case undefined: return report
         case 'pass-all': return vouch
         case 'fail-all': return reject
-        case 'collude': return claim.text === verifier.answer ? vouch : reject
+        case 'collude': return text === verifier.answer ? vouch : reject
       }
     }
   }

@@ -3,7 +3,7 @@ import { DEFAULT_MAX_TOKENS, DriaError } from '@dria/protocol'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, SamplingParams
 } from '@dria/protocol'
-import type { CallOptions, InferenceEngine, ModelInfo } from '@dria/engines'
+import type { CallOptions, InferenceEngine, ModelInfo, ScoreReport } from '@dria/engines'
 
 export interface SyntheticModel {
   name: string
@@ -20,15 +20,9 @@ export interface SyntheticEngineInit {
   scoreCost?: number
 }
 
-/** The score report synthetic engines return, shaped like the llama.cpp scorer's. */
-export interface SyntheticScoreReport {
-  verdict: 'pass' | 'fail'
-  code?: string
-  usage: { promptTokens: number, completionTokens: number }
-}
-
 const WORDS = 'the a cat dog ran sat on mat big small red blue sun moon tree house went home happy sad little girl boy named lily tom and then saw bird fish water play day night'.split(' ')
-export const SYNTHETIC_SAMPLER = 'synthetic-1'
+/** Its results are reproducible from the seed and checkable like the real dria-1 sampler's. */
+export const SYNTHETIC_SAMPLER = 'dria-1'
 
 function hash32 (...parts: Array<string | number>): number {
   return createHash('sha256').update(parts.join('\u0000')).digest().readUInt32BE(0)
@@ -62,7 +56,7 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
  * lets several "nodes" with capacities of 1:2:4 run on a 2-core machine, and it verifies like
  * a real engine so the coordinator's checks run too.
  */
-export function createSyntheticEngine (init: SyntheticEngineInit): InferenceEngine & { score(request: unknown, options?: CallOptions): Promise<SyntheticScoreReport> } {
+export function createSyntheticEngine (init: SyntheticEngineInit): InferenceEngine {
   const models = new Map(init.models.map(m => [m.name, {
     name: m.name,
     digest: m.digest ?? `sha256:${createHash('sha256').update(m.name).digest('hex')}`,
@@ -119,18 +113,21 @@ export function createSyntheticEngine (init: SyntheticEngineInit): InferenceEngi
       model(request.model)
       return embedText(request)
     },
-    async score (input, options) {
-      const { kind, request, claim } = input as { kind: string, request: ChatRequest & CompletionRequest & EmbeddingRequest, claim: { text?: string, tokens?: number[], embeddings?: number[][], usage: { promptTokens: number, completionTokens: number } } }
-      model(request.model)
-      if (kind === 'embedding') {
-        const expected = embedText(request)
-        const same = JSON.stringify(expected.embeddings) === JSON.stringify(claim.embeddings)
-        return { verdict: same ? 'pass' : 'fail', ...(same ? {} : { code: 'EMBEDDING_MISMATCH' }), usage: expected.usage }
+    async score (input, options): Promise<ScoreReport> {
+      model(input.request.model)
+      if (input.kind === 'embedding') {
+        const expected = embedText(input.request)
+        const same = JSON.stringify(expected.embeddings) === JSON.stringify(input.claim.embeddings)
+        return { verdict: same ? 'pass' : 'fail', method: 'embedding', worstMargin: 0, ...(same ? {} : { code: 'EMBEDDING_MISMATCH' }), usage: expected.usage }
       }
+      const { request, claim } = input
       const expected = generateText(request, request)
       await sleep(msFor(expected.usage.completionTokens) * scoreCost, options?.signal)
+      const method = (request.temperature ?? 1) === 0 ? 'greedy' : 'seeded'
+      const usageOk = claim.usage === undefined || (claim.usage.promptTokens === expected.usage.promptTokens && claim.usage.completionTokens === expected.usage.completionTokens)
       const same = claim.text === expected.text && (claim.tokens === undefined || JSON.stringify(claim.tokens) === JSON.stringify(expected.tokens))
-      return { verdict: same ? 'pass' : 'fail', ...(same ? {} : { code: 'TOKEN_NOT_SELECTED' }), usage: expected.usage }
+      const code = !same ? 'TOKEN_NOT_SELECTED' : !usageOk ? 'USAGE_MISMATCH' : undefined
+      return { verdict: code === undefined ? 'pass' : 'fail', method, worstMargin: 0, ...(code === undefined ? {} : { code }), usage: expected.usage }
     },
     abort () {
       controller.abort()
