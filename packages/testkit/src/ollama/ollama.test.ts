@@ -221,6 +221,26 @@ describe('Ollama-protocol server and OllamaEngine', () => {
     }
   })
 
+  it('advertises vision models, passes images through and refuses them elsewhere', async () => {
+    const vision = await startOllamaServer({ engine: llama }, { media: { 'stories260K-chat': ['vision'] } })
+    const client = createOllamaEngine({ logger }, { host: vision.url })
+    try {
+      const models = await client.listModels()
+      expect(models.find(m => m.name === 'stories260K-chat')?.media).toEqual(['vision'])
+      expect(models.find(m => m.name === 'stories260K')).not.toHaveProperty('media')
+      const image = Buffer.from('not really a png').toString('base64')
+      const result = await client.chat({ ...chat, messages: [{ role: 'user', content: 'What is in the picture?', images: [image] }] })
+      expect(result.text.length).toBeGreaterThan(0)
+      expect(vision.received.filter(r => r.path === '/api/chat').at(-1)?.body?.messages).toEqual([{ role: 'user', content: 'What is in the picture?', images: [image] }])
+      const refused = await rejection(client.chat({ ...chat, model: 'stories260K', messages: [{ role: 'user', content: 'x', images: [image] }] }))
+      expect(refused.retryable).toBe(false)
+      expect((await post(vision, '/api/chat', { model: 'stories260K-chat', messages: [{ role: 'user', content: 'x', images: ['%%%'] }] })).status).toBe(400)
+    } finally {
+      await client.close()
+      await vision.close()
+    }
+  })
+
   it('tells whether an Ollama server is reachable', async () => {
     const gone = await startOllamaServer({ engine: llama })
     await gone.close()
