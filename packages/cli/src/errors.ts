@@ -22,14 +22,16 @@ export function isConnectionError (err: unknown): boolean {
   return err instanceof OpenAI.APIConnectionError
 }
 
-/** `ECONNREFUSED`, `ENOTFOUND`, `timeout`…: the first code in the error's cause chain. */
+/** `ECONNREFUSED`, `ENOTFOUND`, `timeout`…: the first code in the error's cause chain, else its innermost message. */
 export function networkCode (err: unknown): string {
   if (err instanceof OpenAI.APIConnectionTimeoutError) return 'timeout'
+  let innermost = err
   for (let cause: unknown = err, depth = 0; cause !== undefined && cause !== null && depth < 5; cause = (cause as { cause?: unknown }).cause, depth++) {
     const code = (cause as { code?: unknown }).code
     if (typeof code === 'string' && code !== '') return code
+    innermost = cause
   }
-  return err instanceof Error ? err.message : String(err)
+  return innermost instanceof Error ? innermost.message : String(innermost)
 }
 
 export function unreachable (url: string, err: unknown): CliError {

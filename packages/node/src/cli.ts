@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { Command } from 'commander'
 import { createLogger, option, parseChoice, parseInteger, parseList, parseNumber, runService } from '@dria/protocol'
 import { DEFAULT_DATA_DIR, DEFAULT_MIN_TPS, DEFAULT_OLLAMA_HOST, DEFAULT_SLOTS } from './constants.js'
@@ -23,6 +24,7 @@ interface StartOptions {
 
 export async function runNodeCli (argv: string[]): Promise<void> {
   const program = new Command('dria-node').description('Dria network node: serves local models to the network')
+    .version((createRequire(import.meta.url)('../package.json') as { version: string }).version, '-V, --version')
   program.command('start')
     .description('start the node daemon')
     .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))

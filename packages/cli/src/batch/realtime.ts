@@ -123,8 +123,12 @@ export async function runRealtime (lines: PromptLine[], components: RunComponent
           await sleep(backoffMs(++waits), undefined, { signal: stopped })
           continue
         }
-        unreachableSince = undefined
-        waits = 0
+        if (unreachableSince !== undefined) {
+          // Back after an outage (a restart): its nodes are rejoining, the line starts its retries afresh.
+          unreachableSince = undefined
+          waits = 0
+          retries = 0
+        }
         if (!(err instanceof OpenAI.APIError)) throw err
         if (err.status === 401) throw describeApiError(err, { url: client.baseUrl })
         if (err.status === 503 && err.code === 'no_capacity') {

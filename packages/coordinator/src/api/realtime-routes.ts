@@ -8,7 +8,7 @@ import { chatCompletionBody, embeddingListBody, textCompletionBody } from '../ou
 import type { Scheduler } from '../scheduler/index.js'
 import type { TaskOutcome } from '../store/index.js'
 import type { Authenticator } from './auth.js'
-import { REALTIME_RETRY_AFTER_SECONDS } from './constants.js'
+import { MODEL_WATCH_MS, REALTIME_RETRY_AFTER_SECONDS } from './constants.js'
 import { errorBody } from './error-handler.js'
 import { chatCompletionEvents, textCompletionEvents } from './realtime-stream.js'
 import { withErrors } from './schemas.js'
@@ -134,15 +134,25 @@ export function registerRealtimeRoutes (app: FastifyInstance, components: Realti
       // A client that goes away abandons its request: nobody would read the answer.
       const gone = new AbortController()
       reply.raw.on('close', () => { if (!reply.raw.writableFinished) gone.abort() })
+      // A request whose model loses its last node would wait for one to come: it is answered 503 now.
+      let lost = false
+      const watch = setInterval(() => {
+        if (network.isModelServed(model)) return
+        lost = true
+        gone.abort()
+      }, MODEL_WATCH_MS)
       let outcome: TaskOutcome
       try {
         outcome = await scheduler.runRealtime({ owner: keyId, kind, model, json: JSON.stringify(body) }, gone.signal)
       } catch (err) {
+        if (lost) return fail(reply, 503, 'no_capacity', `The last node serving model '${model}' left.`)
         if (gone.signal.aborted) return reply
         if (isDriaError(err, 'no_capacity')) return fail(reply, 503, 'no_capacity', err.message)
         if (isDriaError(err, 'REQUEST_ABANDONED')) return fail(reply, 503, 'shutting_down', 'The coordinator is shutting down; try again.')
         if (isDriaError(err)) return fail(reply, err.retryable ? 500 : 400, err.code, err.message)
         throw err
+      } finally {
+        clearInterval(watch)
       }
 
       const requestId = newRequestId()
