@@ -6,7 +6,8 @@ const BENCHMARKS = {
   network: '../packages/bench/dist/network.js',
   ingest: '../packages/bench/dist/ingest.js',
   scale: '../packages/bench/dist/scale.js',
-  console: '../packages/bench/dist/console.js'
+  console: '../packages/bench/dist/console.js',
+  cli: '../packages/bench/dist/cli.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -18,6 +18,8 @@ export const RETRY_MAX_MS = 10_000
  * fails with `cannot reach coordinator`: such waits do not use up `--retries`.
  */
 export const RECONNECT_WINDOW_MS = 60_000
+/** While it is unreachable, the coordinator is tried again at least this often. */
+export const RECONNECT_POLL_MS = 1_000
 /** How often the list of models (nodes, capabilities) is fetched again during a run. */
 export const MODELS_REFRESH_MS = 5_000
 /** Timeout of one real-time request (a long generation on a busy network). */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import type { Batch } from 'openai/resources/batches'
 import type { ChatCompletion, ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions'
 import { FINAL_STATUSES } from '../client/index.js'
-import { RECONNECT_WINDOW_MS } from '../constants.js'
+import { RECONNECT_POLL_MS, RECONNECT_WINDOW_MS } from '../constants.js'
 import { CliError, describeApiError, isConnectionError, unreachable, usageError } from '../errors.js'
 import { EXIT_LINES_FAILED } from '../constants.js'
 import { AttachmentError, loadAttachment } from './attachments.js'
@@ -108,7 +108,7 @@ async function waitFor (id: string, components: RunComponents, init: BatchModeIn
       if (!isConnectionError(err)) throw describeApiError(err, { url: client.baseUrl })
       unreachableSince ??= Date.now()
       if (Date.now() - unreachableSince > RECONNECT_WINDOW_MS) throw unreachable(client.baseUrl, err)
-      await sleep(backoffMs(++waits), undefined, { signal: init.signal })
+      await sleep(Math.min(RECONNECT_POLL_MS, backoffMs(++waits)), undefined, { signal: init.signal })
       continue
     }
     unreachableSince = undefined

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { MediaCapability } from '@dria/protocol'
 import OpenAI from 'openai'
 import type { DriaClient } from '../client/index.js'
-import { RECONNECT_WINDOW_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
+import { RECONNECT_POLL_MS, RECONNECT_WINDOW_MS, REQUEST_TIMEOUT_MS } from '../constants.js'
 import { apiMessage, describeApiError, isConnectionError, networkCode } from '../errors.js'
 import { AttachmentError, loadAttachment } from './attachments.js'
 import type { Attachment } from './attachments.js'
@@ -120,7 +120,7 @@ export async function runRealtime (lines: PromptLine[], components: RunComponent
         if (isConnectionError(err)) {
           unreachableSince ??= Date.now()
           if (Date.now() - unreachableSince > RECONNECT_WINDOW_MS) return { id: line.id, model, error: `cannot reach coordinator at ${client.baseUrl}: ${networkCode(err)}` }
-          await sleep(backoffMs(++waits), undefined, { signal: stopped })
+          await sleep(Math.min(RECONNECT_POLL_MS, backoffMs(++waits)), undefined, { signal: stopped })
           continue
         }
         if (unreachableSince !== undefined) {
