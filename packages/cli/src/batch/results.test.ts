@@ -41,4 +41,8 @@ describe('results file and resume', () => {
     await expect(openResults(path)).rejects.toMatchObject({ code: 'OUTPUT_NOT_RESULTS', exitCode: 2 })
     expect(await readFile(path, 'utf8')).toBe(text)
   })
+
+  it('refuses a path it cannot write before anything runs', async () => {
+    await expect(openResults(join(dir, 'no-such-dir', 'out.jsonl'))).rejects.toMatchObject({ code: 'OUTPUT_UNWRITABLE', exitCode: 2, message: `cannot write ${join(dir, 'no-such-dir', 'out.jsonl')}: ENOENT` })
+  })
 })

@@ -1,6 +1,6 @@
 import { createWriteStream } from 'node:fs'
 import type { WriteStream } from 'node:fs'
-import { readFile, rename, writeFile } from 'node:fs/promises'
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises'
 import { once } from 'node:events'
 import { usageError } from '../errors.js'
 
@@ -86,20 +86,30 @@ async function finishedIn (path: string): Promise<Set<string> | undefined> {
   return done
 }
 
+function unwritable (path: string, err: unknown): Error {
+  return usageError('OUTPUT_UNWRITABLE', `cannot write ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+}
+
 class FileSink implements ResultSink {
   readonly #stream: WriteStream
+  #error: Error | undefined
 
   constructor (readonly path: string) {
     this.#stream = createWriteStream(path, { flags: 'a' })
+    this.#stream.on('error', err => { this.#error ??= unwritable(path, err) })
   }
 
   write (line: ResultLine): void {
+    if (this.#error !== undefined) throw this.#error
     this.#stream.write(`${JSON.stringify(line)}\n`)
   }
 
   async close (): Promise<void> {
-    this.#stream.end()
-    await once(this.#stream, 'finish')
+    if (this.#error === undefined && !this.#stream.writableFinished) {
+      this.#stream.end()
+      await Promise.race([once(this.#stream, 'finish'), once(this.#stream, 'close')])
+    }
+    if (this.#error !== undefined) throw this.#error
   }
 }
 
@@ -125,5 +135,7 @@ class StdoutSink implements ResultSink {
 export async function openResults (path: string | undefined): Promise<{ sink: ResultSink, done: Set<string> }> {
   if (path === undefined) return { sink: new StdoutSink(), done: new Set() }
   const done = await finishedIn(path) ?? new Set<string>()
+  // A path that cannot be written (no such directory, read-only) is a usage error before anything runs.
+  await appendFile(path, '').catch(err => { throw unwritable(path, err) })
   return { sink: new FileSink(path), done }
 }
