@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path'
 import { DriaClient } from '../client/index.js'
-import { EXIT_INTERRUPTED, EXIT_LINES_FAILED, EXIT_OK } from '../constants.js'
+import { AUTO_MODEL, EXIT_INTERRUPTED, EXIT_LINES_FAILED, EXIT_OK } from '../constants.js'
 import { CliError, describeApiError, usageError } from '../errors.js'
 import { runBatchMode, statePathOf } from '../batch/batch-mode.js'
 import { readPrompts } from '../batch/input.js'
@@ -97,7 +97,7 @@ export async function runBatchCommand (input: string, options: BatchOptions, con
         summary = await runBatchMode(pending, done, components, { ...common, input, output: options.output, pollMs: options.pollMs })
       } else {
         progress.start(pending.length)
-        summary = await runRealtime(pending, components, { ...common, concurrency: options.concurrency, retries: options.retries, fixedModel: options.model !== 'auto' })
+        summary = await runRealtime(pending, components, { ...common, concurrency: options.concurrency, retries: options.retries, fixedModel: options.model !== AUTO_MODEL })
       }
     }
   } catch (err) {
