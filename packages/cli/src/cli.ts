@@ -9,7 +9,7 @@ import {
 import { CliError, describeApiError, usageError } from './errors.js'
 import { runBatchCommand } from './commands/batch.js'
 import type { BatchOptions } from './commands/batch.js'
-import { batchResults } from './commands/admin.js'
+import { batchResults } from './commands/batch-results.js'
 
 const { version } = createRequire(import.meta.url)('../package.json') as { version: string }
 
