@@ -60,12 +60,25 @@ describe.runIf(HAS_MODELS)('dria batch, as documented', () => {
     expect(await readJsonl(join(network.dir, 'results.jsonl'))).toEqual(lines)
   })
 
-  it('dria batch -m <model> … and -c 20, results on stdout without -o', async () => {
-    const named = await run(['batch', '-m', CHAT_MODEL, 'prompts.jsonl', '-c', '20', '--max-tokens', '16'])
+  it('dria batch -m <model> prompts.jsonl -o results.jsonl, and -c 20', async () => {
+    const named = await run(['batch', '-m', CHAT_MODEL, 'prompts.jsonl', '-o', 'named.jsonl'])
     expect(named.code, named.stderr).toBe(0)
-    const lines = named.stdout.trim().split('\n').map(l => JSON.parse(l))
+    const lines = await readJsonl(join(network.dir, 'named.jsonl'))
+    expect(lines.map(l => l.id).sort()).toEqual(prompts(12).map(p => p.id).sort())
+    expect(lines.every(l => l.model === CHAT_MODEL)).toBe(true)
+
+    const wide = await run(['batch', 'prompts.jsonl', '-c', '20', '-o', 'c20.jsonl'])
+    expect(wide.code, wide.stderr).toBe(0)
+    expect(await readJsonl(join(network.dir, 'c20.jsonl'))).toHaveLength(12)
+  })
+
+  it('without -o the results go to stdout; a model nobody serves is each line\'s 503', async () => {
+    const stdout = await run(['batch', 'prompts.jsonl', '--max-tokens', '16'])
+    expect(stdout.code, stdout.stderr).toBe(0)
+    const lines = stdout.stdout.trim().split('\n').map(l => JSON.parse(l))
     expect(lines).toHaveLength(12)
     expect(lines.every(l => l.model === CHAT_MODEL && l.tokens <= 16)).toBe(true)
+    expect(stdout.stderr).toMatch(/→ stdout\n$/)
 
     const nobody = await run(['batch', '-m', 'nobody-serves-this', 'prompts.jsonl', '--retries', '0'])
     expect(nobody.code).toBe(1)
@@ -155,10 +168,10 @@ describe.runIf(HAS_MODELS)('dria batch, as documented', () => {
   })
 
   it('--batch: Ctrl-C leaves the batch running and the re-run attaches to it', async () => {
-    await writeJsonl(join(network.dir, 'b40.jsonl'), prompts(40, 'b'))
-    const state = join(network.dir, 'b40-results.jsonl.batch.json')
+    await writeJsonl(join(network.dir, 'b120.jsonl'), prompts(120, 'b'))
+    const state = join(network.dir, 'b120-results.jsonl.batch.json')
     const before = (await network.openai.batches.list()).data.length
-    const first = spawnCli(['batch', 'b40.jsonl', '-o', 'b40-results.jsonl', '--batch', '--max-tokens', '32', '--poll-ms', '100'], { env: network.env, cwd: network.dir })
+    const first = spawnCli(['batch', 'b120.jsonl', '-o', 'b120-results.jsonl', '--batch', '--max-tokens', '64', '--poll-ms', '100'], { env: network.env, cwd: network.dir })
     await waitUntil(() => existsSync(state), 'the batch id to be remembered')
     first.child.kill('SIGINT')
     const stopped = await first.done
@@ -166,12 +179,12 @@ describe.runIf(HAS_MODELS)('dria batch, as documented', () => {
     expect(stopped.stderr).toContain('the batch keeps running; run the same command again')
     const batchId = JSON.parse(await (await import('node:fs/promises')).readFile(state, 'utf8')).batch_id as string
 
-    const second = await run(['batch', 'b40.jsonl', '-o', 'b40-results.jsonl', '--batch', '--max-tokens', '32', '--poll-ms', '100'])
+    const second = await run(['batch', 'b120.jsonl', '-o', 'b120-results.jsonl', '--batch', '--max-tokens', '64', '--poll-ms', '100'])
     expect(second.code, second.stderr).toBe(0)
     expect(second.stderr).toContain(`attaching to batch ${batchId}`)
-    const lines = await readJsonl(join(network.dir, 'b40-results.jsonl'))
-    expect(new Set(lines.map(l => l.id)).size).toBe(40)
-    expect(lines).toHaveLength(40)
+    const lines = await readJsonl(join(network.dir, 'b120-results.jsonl'))
+    expect(new Set(lines.map(l => l.id)).size).toBe(120)
+    expect(lines).toHaveLength(120)
     expect((await network.openai.batches.list()).data.length).toBe(before + 1)
     expect(existsSync(state)).toBe(false)
   })
