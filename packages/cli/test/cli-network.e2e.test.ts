@@ -66,45 +66,51 @@ describe.runIf(HAS_MODELS && HAS_VISION_MODEL)('dria batch on a changing network
   })
 
   it('survives a coordinator restart mid-run: every line exactly once', async () => {
-    await writeJsonl(join(network.dir, 'restart.jsonl'), prompts(60, 'r'))
+    await writeJsonl(join(network.dir, 'restart.jsonl'), prompts(120, 'r'))
     const output = join(network.dir, 'restart-results.jsonl')
     const cli = spawnCli(['batch', 'restart.jsonl', '-o', 'restart-results.jsonl', '-m', CHAT_MODEL, '-c', '4', '--max-tokens', '48'], { env: network.env, cwd: network.dir })
     await waitUntil(async () => await countLines(output) >= 10, 'ten finished lines')
+    await network.coordinator.kill()
+    // The restart came mid-run.
+    expect(await countLines(output)).toBeLessThan(100)
     await network.restartCoordinator({ downMs: 3_000 })
     const result = await cli.done
     expect(result.code, result.stderr).toBe(0)
     const lines = await readJsonl(output)
-    expect(lines).toHaveLength(60)
-    expect(new Set(lines.map(l => l.id)).size).toBe(60)
+    expect(lines).toHaveLength(120)
+    expect(new Set(lines.map(l => l.id)).size).toBe(120)
     expect(lines.every(l => l.model === CHAT_MODEL && typeof l.output === 'string')).toBe(true)
     await waitForModels(network, [CHAT_MODEL, TEXT_MODEL, VISION_MODEL])
   })
 
   it('--batch survives a coordinator restart while it polls', async () => {
-    await writeJsonl(join(network.dir, 'restart-batch.jsonl'), prompts(30, 'q'))
-    const cli = spawnCli(['batch', 'restart-batch.jsonl', '-o', 'restart-batch-results.jsonl', '--batch', '-m', CHAT_MODEL, '--max-tokens', '32', '--poll-ms', '100'], { env: network.env, cwd: network.dir })
+    await writeJsonl(join(network.dir, 'restart-batch.jsonl'), prompts(90, 'q'))
+    const cli = spawnCli(['batch', 'restart-batch.jsonl', '-o', 'restart-batch-results.jsonl', '--batch', '-m', CHAT_MODEL, '--max-tokens', '64', '--poll-ms', '100'], { env: network.env, cwd: network.dir })
     await waitUntil(() => cli.stderr().includes('submitted'), 'the batch to be submitted')
+    await network.coordinator.kill()
+    expect(cli.child.exitCode).toBeNull()
     await network.restartCoordinator({ downMs: 2_000 })
     const result = await cli.done
     expect(result.code, result.stderr).toBe(0)
     const lines = await readJsonl(join(network.dir, 'restart-batch-results.jsonl'))
-    expect(new Set(lines.map(l => l.id)).size).toBe(30)
-    expect(lines).toHaveLength(30)
+    expect(new Set(lines.map(l => l.id)).size).toBe(90)
+    expect(lines).toHaveLength(90)
     await waitForModels(network, [CHAT_MODEL, TEXT_MODEL, VISION_MODEL])
   })
 
   it('falls back to the next suitable model when the chosen model\'s only node dies', async () => {
-    await writeJsonl(join(network.dir, 'fallback.jsonl'), prompts(40, 'f'))
+    await writeJsonl(join(network.dir, 'fallback.jsonl'), prompts(80, 'f'))
     const output = join(network.dir, 'fallback-results.jsonl')
     const cli = spawnCli(['batch', 'fallback.jsonl', '-o', 'fallback-results.jsonl', '-c', '4', '--max-tokens', '24'], { env: network.env, cwd: network.dir })
     await waitUntil(async () => (await countLines(output)) >= 6, 'six finished lines')
     await network.nodes[0].kill() // the only node serving CHAT_MODEL
     const killedAt = await countLines(output)
+    expect(killedAt).toBeLessThan(60)
     const result = await cli.done
     expect(result.code, result.stderr).toBe(0)
     const lines = await readJsonl(output)
-    expect(lines).toHaveLength(40)
-    expect(new Set(lines.map(l => l.id)).size).toBe(40)
+    expect(lines).toHaveLength(80)
+    expect(new Set(lines.map(l => l.id)).size).toBe(80)
     expect(lines.every(l => typeof l.output === 'string')).toBe(true)
     expect(lines.slice(0, killedAt).some(l => l.model === CHAT_MODEL)).toBe(true)
     // A few lines may have been answered while the kill was under way; after that, only the others.
