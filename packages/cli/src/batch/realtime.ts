@@ -153,13 +153,13 @@ export async function runRealtime (lines: PromptLine[], components: RunComponent
       let result: ResultLine
       try {
         result = await runLine(line)
+        sink.write(result)
       } catch (err) {
         if (stopped.aborted) return
         fatal ??= err
         stop.abort()
         return
       }
-      sink.write(result)
       summary.left--
       if ('error' in result) summary.failed++
       else summary.ok++
