@@ -7,7 +7,8 @@ const BENCHMARKS = {
   ingest: '../packages/bench/dist/ingest.js',
   scale: '../packages/bench/dist/scale.js',
   console: '../packages/bench/dist/console.js',
-  sampler: '../packages/bench/dist/sampler.js'
+  sampler: '../packages/bench/dist/sampler.js',
+  cli: '../packages/bench/dist/cli.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -1,4 +1,4 @@
 import '@dria/protocol/polyfill'
 import { runCli } from './cli.js'
 
-await runCli(process.argv)
+process.exitCode = await runCli(process.argv)

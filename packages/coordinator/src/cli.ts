@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { Command, InvalidArgumentError } from 'commander'
 import { createLogger, option, parseInteger, parseList, parseNumber, runService } from '@dria/protocol'
 import { readFileSync } from 'node:fs'
@@ -61,6 +62,7 @@ function planLimits (opts: StartOptions): Record<PlanName, PlanLimits> {
 
 export async function runCoordinatorCli (argv: string[]): Promise<void> {
   const program = new Command('dria-coordinator').description('Dria network coordinator: batch API, scheduling and verification')
+    .version((createRequire(import.meta.url)('../package.json') as { version: string }).version, '-V, --version')
   program.command('start')
     .description('start the coordinator')
     .addOption(option('--host <address>', 'HTTP interface', 'DRIA_HOST', DEFAULT_HTTP_HOST))

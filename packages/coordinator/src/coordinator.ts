@@ -109,7 +109,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const dashboardDir = init.dashboardDir === undefined ? assetsDir : init.dashboardDir
   const consoleAssets = dashboardDir === null ? null : await loadStaticAssets(dashboardDir)
   if (dashboardDir !== null && consoleAssets === null) logger.warn({ dashboardDir }, 'web console not built: run pnpm build to serve it')
-  const app = await buildApp({ host, network, status, stream, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes, consoleAssets })
+  const app = await buildApp({ host, network, status, stream, files, uploads, batches, scheduler, auth, store, metrics, logger }, { maxFileBytes, consoleAssets })
 
   status.start()
   stream.start()

@@ -168,26 +168,27 @@ describe('coordinator + 2 nodes, official openai SDK', () => {
     const input = join(dir.path, 'prompts.jsonl')
     const output = join(dir.path, 'results.jsonl')
     await writeFile(input, ['Once upon a time', 'The little dog', 'A big red ball'].map((prompt, i) => JSON.stringify({ id: i + 1, prompt })).join('\n'))
-    const { stderr } = await promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', output, '--model', MODEL, '--poll-ms', '100'], {
+    const { stderr } = await promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', output, '--model', MODEL, '--max-tokens', '16'], {
       env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
     })
-    expect(stderr).toContain(`results: ${output}`)
-    const results = (await readFile(output, 'utf8')).trim().split('\n').map(line => JSON.parse(line) as { custom_id: string, model: string, result: string, token_count: number })
-    expect(results.map(r => r.custom_id).sort()).toEqual(['1', '2', '3'])
+    expect(stderr).toContain(`done: 3 ok, 0 failed`)
+    expect(stderr).toContain(`→ ${output}`)
+    const results = (await readFile(output, 'utf8')).trim().split('\n').map(line => JSON.parse(line) as { id: string, model: string, output: string, tokens: number })
+    expect(results.map(r => r.id).sort()).toEqual(['1', '2', '3'])
     for (const result of results) {
       expect(result.model).toBe(MODEL)
-      expect(result.result.length).toBeGreaterThan(0)
-      expect(result.token_count).toBeGreaterThan(0)
+      expect(result.output.length).toBeGreaterThan(0)
+      expect(result.tokens).toBeGreaterThan(0)
     }
   })
 
-  it('dria batch exits non-zero and prints the line errors of an invalid file', async () => {
+  it('dria batch refuses an invalid input file with exit code 2, naming the line', async () => {
     const input = join(dir.path, 'broken.jsonl')
     await writeFile(input, '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"' + MODEL + '","messages":[]}}\n')
-    const run = promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', join(dir.path, 'never.jsonl'), '--poll-ms', '100'], {
+    const run = promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', join(dir.path, 'never.jsonl')], {
       env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
     })
-    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('line 1: invalid_request_body') })
+    await expect(run).rejects.toMatchObject({ code: 2, stderr: `error: ${input}:1: "prompt" must be a non-empty string\n` })
   })
 
   it('accepts a chunked multipart upload without a length, with any filename', async () => {

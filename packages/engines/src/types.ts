@@ -1,6 +1,6 @@
 import type { ScoreReport, ScoreRequest } from './scoring/types.js'
 import type {
-  ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, ModelKindName
+  ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, MediaCapability, ModelKindName
 } from '@dria/protocol'
 
 export interface ModelInfo {
@@ -13,6 +13,8 @@ export interface ModelInfo {
   architecture?: string
   contextLength?: number
   sizeBytes?: number
+  /** Media the model reads besides text, as the engine reports it (Ollama: `vision`). Default none. */
+  media?: MediaCapability[]
 }
 
 export interface CallOptions {

@@ -49,7 +49,7 @@ async function startEnv (init: { maxFileBytes?: number } = {}): Promise<Env> {
   const auth = createStaticKeyAuthenticator(['k1', 'k2'])
   const status = createNetworkStatus({ host, network, trust, scheduler, bus, metrics })
   const stream = createEventStream({ bus, networkSnapshot: async () => ({ stats: await status.stats(), nodes: status.nodes() }), logger, metrics })
-  const app = await buildApp({ host, network, status, stream, files, uploads: createUploadSlots({ store }), batches, auth, store, metrics, logger }, { maxFileBytes })
+  const app = await buildApp({ host, network, status, stream, files, uploads: createUploadSlots({ store }), batches, scheduler, auth, store, metrics, logger }, { maxFileBytes })
   stream.start()
   await network.start()
   await batches.start()

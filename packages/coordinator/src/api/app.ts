@@ -12,6 +12,7 @@ import type { CoordinatorMetrics } from '../metrics/index.js'
 import { instrumentHttp } from '../metrics/index.js'
 import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
+import type { Scheduler } from '../scheduler/index.js'
 import type { Authenticator } from './auth.js'
 import type { NetworkStatus } from './network-status.js'
 import { registerAdminRoutes } from './admin-routes.js'
@@ -23,6 +24,7 @@ import { compileValidator } from './validation.js'
 import { registerBatchRoutes } from './batches-routes.js'
 import { registerFileRoutes } from './files-routes.js'
 import { registerNetworkRoutes } from './network-routes.js'
+import { registerRealtimeRoutes } from './realtime-routes.js'
 
 export interface AppComponents {
   host: DriaHost
@@ -32,6 +34,8 @@ export interface AppComponents {
   files: FileService
   uploads: UploadSlots
   batches: BatchService
+  /** Runs the real-time requests (`/v1/chat/completions`…). */
+  scheduler: Scheduler
   auth: Authenticator
   store: Store
   metrics: CoordinatorMetrics | null
@@ -68,6 +72,7 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
   registerAdminUsageRoutes(app, { store: components.store, auth: components.auth })
   registerFileValidationRoutes(app, components)
   registerDriaRoutes(app, components)
+  registerRealtimeRoutes(app, components)
   registerConsoleRoutes(app, { assets: init.consoleAssets ?? null })
   return app
 }

@@ -16,7 +16,8 @@ const modelSchema = {
     created: { type: 'integer' },
     owned_by: { type: 'string' },
     kind: { type: 'string' },
-    nodes: { type: 'integer' }
+    nodes: { type: 'integer' },
+    capabilities: { type: 'array', items: { type: 'string' } }
   }
 } as const
 
@@ -166,7 +167,8 @@ export function registerNetworkRoutes (app: FastifyInstance, components: { host:
         created: started,
         owned_by: 'dria',
         kind: model.kind,
-        nodes: model.nodes
+        nodes: model.nodes,
+        capabilities: model.capabilities
       }))
     }
   })

@@ -1,11 +1,11 @@
 import { createWriteStream } from 'node:fs'
 import type { WriteStream } from 'node:fs'
 import { once } from 'node:events'
-import type { FinishReason, InferenceResult } from '@dria/protocol'
+import type { FinishReason, InferenceResult, TaskKindName } from '@dria/protocol'
 import type { FileService } from '../files/index.js'
 import { errorLine, outputLine } from '../output/index.js'
 import type { ErrorOutput } from '../output/index.js'
-import type { BatchRecord, Store, TaskRow } from '../store/index.js'
+import type { BatchRecord, Store, TaskOutcome, TaskRow } from '../store/index.js'
 
 const FLUSH_BYTES = 256 * 1024
 
@@ -42,11 +42,12 @@ class LineWriter {
   }
 }
 
-function resultOf (row: TaskRow): InferenceResult {
-  const output = JSON.parse(row.outcome!.output) as { text?: string, finish_reason?: FinishReason, embeddings?: number[][] }
-  const usage = { promptTokens: row.outcome!.promptTokens, completionTokens: row.outcome!.completionTokens }
-  if (row.kind === 'embedding') return { kind: 'embedding', result: { embeddings: output.embeddings ?? [], usage } }
-  return { kind: row.kind, result: { text: output.text ?? '', finishReason: output.finish_reason ?? 'stop', usage } }
+/** A verified outcome (the node's output JSON and usage) as the result the output lines are built from. */
+export function inferenceResultOf (kind: TaskKindName, outcome: TaskOutcome): InferenceResult {
+  const output = JSON.parse(outcome.output) as { text?: string, finish_reason?: FinishReason, embeddings?: number[][] }
+  const usage = { promptTokens: outcome.promptTokens, completionTokens: outcome.completionTokens }
+  if (kind === 'embedding') return { kind: 'embedding', result: { embeddings: output.embeddings ?? [], usage } }
+  return { kind, result: { text: output.text ?? '', finishReason: output.finish_reason ?? 'stop', usage } }
 }
 
 function failureOf (row: TaskRow, context: { customId: string, requestId: string, model: string }): ErrorOutput {
@@ -74,7 +75,7 @@ export async function assembleBatch (components: { store: Store, files: FileServ
       if (row.state === 'completed' && row.outcome !== undefined) {
         await output.write(outputLine(row.format, {
           ...context,
-          ...resultOf(row),
+          ...inferenceResultOf(row.kind, row.outcome),
           created: Math.floor(row.outcome.finishedAt / 1000),
           modelDigest: row.outcome.modelDigest
         }))

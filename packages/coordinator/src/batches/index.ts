@@ -1,2 +1,2 @@
 export * from './batch-service.js'
-export { assembleBatch } from './assembler.js'
+export { assembleBatch, inferenceResultOf } from './assembler.js'

@@ -4,7 +4,8 @@ import { openaiErrorLine, openaiOutputLine } from './openai.js'
 import type { ErrorOutput, SuccessOutput } from './types.js'
 
 export { driaErrorLine, driaOutputLine } from './dria.js'
-export { openaiErrorLine, openaiOutputLine } from './openai.js'
+export { chatCompletionBody, embeddingListBody, openaiErrorLine, openaiOutputLine, textCompletionBody } from './openai.js'
+export type { ChatCompletionBody, EmbeddingListBody, TextCompletionBody } from './openai.js'
 export type { ErrorOutput, OutputContext, SuccessOutput } from './types.js'
 
 /** Answers come back in the shape their request came in: OpenAI lines get OpenAI lines. */

@@ -203,8 +203,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
   }
 
+  /** Least loaded first, so work that arrives a request at a time (real-time) spreads over the nodes. */
   function pumpModel (model: string): void {
-    for (const session of network.sessionsFor(model)) fill(session)
+    const sessions = network.sessionsFor(model)
+    if (sessions.length > 1) sessions.sort((a, b) => a.outstanding / Math.max(1, windowOf(a)) - b.outstanding / Math.max(1, windowOf(b)))
+    for (const session of sessions) fill(session)
   }
 
   function pumpAll (): void {

@@ -5,7 +5,7 @@ import { EngineCalls } from '../calls.js'
 import { modelNotFound } from '../errors.js'
 import { DEFAULT_RETRIES, DEFAULT_RETRY_BASE_MS } from './constants.js'
 import { fromOllamaError, isBusy } from './errors.js'
-import { architectureInfo, modelKind, shortName, toOllamaMessages, toOllamaParams, toResult } from './wire.js'
+import { architectureInfo, modelKind, modelMedia, shortName, toOllamaMessages, toOllamaParams, toResult } from './wire.js'
 import type { CallOptions, InferenceEngine, ModelInfo } from '../types.js'
 import type {
   ChatRequest, CompletionRequest, EmbeddingRequest, EmbeddingResult, GenerationResult, Logger
@@ -71,12 +71,14 @@ class OllamaClientEngine implements OllamaEngine {
       const { models } = await client.list()
       const infos = await Promise.all(models.map(async (model): Promise<ModelInfo> => {
         const show = await client.show({ model: model.name })
+        const media = modelMedia(show)
         return {
           name: shortName(model.name),
           digest: `sha256:${model.digest}`,
           kind: modelKind(show, model.details),
           ...architectureInfo(show),
-          sizeBytes: model.size
+          sizeBytes: model.size,
+          ...(media.length > 0 ? { media } : {})
         }
       }))
       if (this.models === undefined) return infos

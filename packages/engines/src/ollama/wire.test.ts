@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { architectureInfo, modelKind, shortName, toFinishReason, toOllamaParams, toResult } from './wire.js'
+import { architectureInfo, modelKind, modelMedia, shortName, toFinishReason, toOllamaMessages, toOllamaParams, toResult } from './wire.js'
 import type { ShowResponse } from 'ollama'
 
 const llama = { family: 'llama', families: ['llama'] }
@@ -30,5 +30,15 @@ describe('Ollama wire mapping', () => {
     expect(() => toOllamaParams({ logprobs: true })).toThrow(expect.objectContaining({ code: 'UNSUPPORTED_PARAMETER', param: 'body.logprobs', retryable: false }))
     expect(shortName('llama3.2:latest')).toBe('llama3.2')
     expect(shortName('llama3.2:1b')).toBe('llama3.2:1b')
+  })
+
+  it('reads vision from capabilities and sends images on the message', () => {
+    expect(modelMedia({ capabilities: ['completion', 'vision'] })).toEqual(['vision'])
+    expect(modelMedia({ capabilities: ['completion', 'tools'] })).toEqual([])
+    expect(modelMedia(undefined)).toEqual([])
+    expect(toOllamaMessages([{ role: 'developer', content: 'be brief' }, { role: 'user', content: 'what is it?', images: ['iVBORw0KGgo='] }])).toEqual([
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'what is it?', images: ['iVBORw0KGgo='] }
+    ])
   })
 })

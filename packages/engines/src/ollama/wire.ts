@@ -2,7 +2,7 @@ import { DEFAULT_MAX_TOKENS } from '../constants.js'
 import { unsupportedParameter } from '../errors.js'
 import { SamplerId } from '../sampler/index.js'
 import { DEFAULT_TAG } from './constants.js'
-import type { ChatMessage, FinishReason, GenerationResult, ModelKindName, SamplingParams } from '@dria/protocol'
+import type { ChatMessage, FinishReason, GenerationResult, MediaCapability, ModelKindName, SamplingParams } from '@dria/protocol'
 import type { Message, ModelDetails, Options, ShowResponse } from 'ollama'
 
 /** Sampling parameters as Ollama's `options` and `format`. Ollama has no logprobs. */
@@ -22,7 +22,19 @@ export function toOllamaParams (params: SamplingParams): { options: Partial<Opti
 
 /** Ollama has no developer role; it is the system prompt there. */
 export function toOllamaMessages (messages: ChatMessage[]): Message[] {
-  return messages.map(({ role, content }) => ({ role: role === 'developer' ? 'system' : role, content }))
+  return messages.map(({ role, content, images }) => ({
+    role: role === 'developer' ? 'system' : role,
+    content,
+    ...(images !== undefined && images.length > 0 ? { images } : {})
+  }))
+}
+
+/**
+ * Media a model reads, from /api/show's `capabilities`. Only images: Ollama's native API has
+ * no field for audio, so a model is never advertised as hearing what it cannot be sent.
+ */
+export function modelMedia (show: Pick<ShowResponse, 'capabilities'> | undefined): MediaCapability[] {
+  return Array.isArray(show?.capabilities) && show.capabilities.includes('vision') ? ['vision'] : []
 }
 
 /** Ollama reports `stop`, `length`, or reasons such as `load`/`unload` that mean it stopped. */

@@ -4,7 +4,8 @@ import type { ServedModel } from '../engine/index.js'
 
 /**
  * How the node describes its models to the network (capacity record and session hello):
- * digests identify the exact weights; `score` says it can verify other nodes' results.
+ * digests identify the exact weights; `vision`/`audio` say what media the model reads (as
+ * its engine reports); `score` says it can verify other nodes' results.
  */
 export function modelCapacities (models: ServedModel[], options: { canScore: boolean }): ModelCapacity[] {
   return models.map(({ info, tokensPerSecond }) => ({
@@ -13,6 +14,6 @@ export function modelCapacities (models: ServedModel[], options: { canScore: boo
     kind: modelKindOf(info.kind),
     tokensPerSecond,
     contextLength: info.contextLength ?? 0,
-    capabilities: [info.kind === 'embedding' ? 'embedding' : 'completion', ...(options.canScore ? ['score'] : [])]
+    capabilities: [info.kind === 'embedding' ? 'embedding' : 'completion', ...(info.media ?? []), ...(options.canScore ? ['score'] : [])]
   }))
 }

@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module'
 import { Command } from 'commander'
 import { benchmarkCommand, setupCommand, startCommand, statusCommand } from './commands.js'
 import {
@@ -10,6 +11,7 @@ const statusPortOption = () => option('--status-port <port>', 'status port of th
 
 export async function runNodeCli (argv: string[]): Promise<void> {
   const program = new Command('dria-node').description('Dria network node: serves local models to the network')
+    .version((createRequire(import.meta.url)('../../package.json') as { version: string }).version, '-V, --version')
   const command = (name: string, description: string, options: ReturnType<typeof networkOptions>): Command => {
     const cmd = program.command(name).description(description)
     for (const opt of options) cmd.addOption(opt)

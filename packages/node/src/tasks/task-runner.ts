@@ -1,5 +1,5 @@
 import {
-  DriaError, RejectionCode, TaskKind, parseOpenAIBody, signTaskResult
+  DriaError, RejectionCode, TaskKind, mediaOf, parseOpenAIBody, signTaskResult
 } from '@dria/protocol'
 import type {
   GenerationResult, InferenceRequest, Logger, TaskKindName, TaskRejection, TaskRequest, TaskResult
@@ -71,6 +71,19 @@ async function runInference (engine: InferenceEngine, inference: InferenceReques
 }
 
 /**
+ * A model never receives media silently dropped: images for a model its engine does not
+ * report as reading them (every llama.cpp model, today) fail as the request's own fault. A
+ * signed error result rather than a rejection, so the coordinator keeps the code.
+ */
+function assertMediaSupported (model: ModelInfo, inference: InferenceRequest): void {
+  for (const media of mediaOf(inference)) {
+    if (model.media?.includes(media) !== true) {
+      throw new DriaError(`${media.toUpperCase()}_UNSUPPORTED`, `model ${model.name} does not read ${media === 'vision' ? 'images' : 'audio'}`)
+    }
+  }
+}
+
+/**
  * Runs tasks on the engine and signs every answer: results, and engine failures as signed
  * error results so the coordinator can tell a retryable hiccup from a bad request.
  * Generation samples from the seed the request carries, so every line can be reproduced.
@@ -107,7 +120,10 @@ export function createTaskRunner (components: TaskRunnerComponents, init: TaskRu
   }
 
   async function execute (task: PreparedTask, signal: AbortSignal): Promise<{ output: unknown, promptTokens: number, completionTokens: number }> {
-    if ('inference' in task) return await runInference(engine, task.inference, signal)
+    if ('inference' in task) {
+      assertMediaSupported(task.model, task.inference)
+      return await runInference(engine, task.inference, signal)
+    }
     return { output: await scoreClaim(scorer!, task.score, signal), promptTokens: 0, completionTokens: 0 }
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { kindOfEndpoint, parseOpenAIBody } from './openai-request.js'
+import { kindOfEndpoint, mediaOf, parseOpenAIBody } from './openai-request.js'
 
 function codeOf (fn: () => unknown): { code?: string, param?: string } {
   try {
@@ -76,5 +76,32 @@ describe('kindOfEndpoint', () => {
     expect(kindOfEndpoint('/v1/embeddings')).toBe('embedding')
     expect(kindOfEndpoint('/v1/responses')).toBeUndefined()
     expect(kindOfEndpoint('toString')).toBeUndefined()
+  })
+})
+
+describe('parseOpenAIBody content parts', () => {
+  const png = 'iVBORw0KGgo='
+  const body = (content: unknown): Record<string, unknown> => ({ model: 'm', messages: [{ role: 'user', content }] })
+
+  it('keeps images and audio beside the text', () => {
+    const parsed = parseOpenAIBody('chat', body([
+      { type: 'text', text: 'what is this?' },
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${png}`, detail: 'auto' } },
+      { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } }
+    ]))
+    expect(parsed.kind === 'chat' && parsed.request.messages[0]).toEqual({ role: 'user', content: 'what is this?', images: [png], audio: [{ data: 'UklGRg==', format: 'wav' }] })
+    expect(mediaOf(parsed)).toEqual(['vision', 'audio'])
+    expect(mediaOf(parseOpenAIBody('chat', body('hi')))).toEqual([])
+  })
+
+  it.each([
+    [[{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }], 'body.messages[0].content[0].image_url.url'],
+    [[{ type: 'image_url', image_url: { url: 'data:text/plain;base64,aGk=' } }], 'body.messages[0].content[0].image_url.url'],
+    [[{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }], 'body.messages[0].content[0].image_url.url'],
+    [[{ type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'ogg' } }], 'body.messages[0].content[0].input_audio.format'],
+    [[{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }], 'body.messages[0].content[0].input_audio.data'],
+    [[{ type: 'file', file: {} }], 'body.messages[0].content[0]']
+  ])('rejects %j at %s', (content, param) => {
+    expect(codeOf(() => parseOpenAIBody('chat', body(content)))).toMatchObject({ code: 'invalid_request_body', param })
   })
 })

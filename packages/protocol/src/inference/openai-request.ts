@@ -1,5 +1,5 @@
 import { DriaError } from '../errors.js'
-import type { ChatMessage, InferenceRequest, ResponseFormat, SamplingParams, TaskKindName } from './types.js'
+import type { AudioClip, ChatMessage, InferenceRequest, MediaCapability, ResponseFormat, SamplingParams, TaskKindName } from './types.js'
 
 /** OpenAI batch endpoints and the task kind each maps to. */
 export const ENDPOINT_KINDS: Readonly<Record<string, TaskKindName>> = {
@@ -39,17 +39,48 @@ function optionalInteger (body: Body, key: string, min: number, max: number): nu
   return value
 }
 
-/** OpenAI accepts message content as a string or an array of text parts. */
-function messageContent (value: unknown, index: number): string {
-  if (typeof value === 'string') return value
-  if (value === null || value === undefined) return ''
-  if (Array.isArray(value)) {
-    return value.map((part, p) => {
-      if (isObject(part) && part.type === 'text' && typeof part.text === 'string') return part.text
-      throw invalid(`body.messages[${index}].content[${p}]`, 'only text content parts are supported')
-    }).join('')
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+const DATA_URL = /^data:([\w.+-]+\/[\w.+-]+)(?:;[\w-]+=[^;,]*)*;base64,(.*)$/s
+const AUDIO_FORMATS = new Set(['wav', 'mp3'])
+
+function base64 (value: unknown, param: string, what: string): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length % 4 !== 0 || !BASE64.test(value)) {
+    throw invalid(param, `${what} must be base64`)
   }
-  throw invalid(`body.messages[${index}].content`, 'message content must be a string or an array of text parts')
+  return value
+}
+
+/** An `image_url` part: only data URLs, since nodes do not fetch URLs for a request. */
+function imageOf (part: Body, param: string): string {
+  const spec = part.image_url
+  const url = typeof spec === 'string' ? spec : isObject(spec) ? spec.url : undefined
+  if (typeof url !== 'string') throw invalid(param, 'an image_url part needs image_url.url')
+  const match = DATA_URL.exec(url)
+  if (match === null || !match[1].startsWith('image/')) throw invalid(`${param}.image_url.url`, 'images must be sent as data:image/...;base64 URLs')
+  return base64(match[2], `${param}.image_url.url`, 'the image data')
+}
+
+function audioOf (part: Body, param: string): AudioClip {
+  const spec = part.input_audio
+  if (!isObject(spec)) throw invalid(`${param}.input_audio`, 'input_audio must be an object with data and format')
+  if (typeof spec.format !== 'string' || !AUDIO_FORMATS.has(spec.format)) throw invalid(`${param}.input_audio.format`, 'input_audio.format must be wav or mp3')
+  return { data: base64(spec.data, `${param}.input_audio.data`, 'input_audio.data'), format: spec.format as AudioClip['format'] }
+}
+
+/** OpenAI accepts message content as a string or an array of text, image and audio parts. */
+function parseMessage (role: ChatMessage['role'], value: unknown, index: number): ChatMessage {
+  if (typeof value === 'string') return { role, content: value }
+  if (value === null || value === undefined) return { role, content: '' }
+  if (!Array.isArray(value)) throw invalid(`body.messages[${index}].content`, 'message content must be a string or an array of content parts')
+  const message: ChatMessage = { role, content: '' }
+  value.forEach((part, p) => {
+    const param = `body.messages[${index}].content[${p}]`
+    if (isObject(part) && part.type === 'text' && typeof part.text === 'string') message.content += part.text
+    else if (isObject(part) && part.type === 'image_url') (message.images ??= []).push(imageOf(part, param))
+    else if (isObject(part) && part.type === 'input_audio') (message.audio ??= []).push(audioOf(part, param))
+    else throw invalid(param, 'content parts must be text, image_url or input_audio')
+  })
+  return message
 }
 
 function parseMessages (body: Body): ChatMessage[] {
@@ -62,8 +93,19 @@ function parseMessages (body: Body): ChatMessage[] {
     if (typeof role !== 'string' || !ROLES.has(role as ChatMessage['role'])) {
       throw invalid(`body.messages[${index}].role`, `role must be one of ${[...ROLES].join(', ')}`)
     }
-    return { role: role as ChatMessage['role'], content: messageContent(message.content, index) }
+    return parseMessage(role as ChatMessage['role'], message.content, index)
   })
+}
+
+/** The media a parsed request carries: what the model serving it must accept. */
+export function mediaOf (request: InferenceRequest): MediaCapability[] {
+  if (request.kind !== 'chat') return []
+  const media = new Set<MediaCapability>()
+  for (const message of request.request.messages) {
+    if ((message.images?.length ?? 0) > 0) media.add('vision')
+    if ((message.audio?.length ?? 0) > 0) media.add('audio')
+  }
+  return [...media]
 }
 
 function parseStop (body: Body): string[] | undefined {

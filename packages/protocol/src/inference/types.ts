@@ -6,7 +6,19 @@ export type ModelKindName = 'chat' | 'embedding'
 export interface ChatMessage {
   role: 'system' | 'developer' | 'user' | 'assistant' | 'tool'
   content: string
+  /** Images the message carries (OpenAI `image_url` parts with data URLs), base64 without the `data:` prefix. */
+  images?: string[]
+  /** Audio clips the message carries (OpenAI `input_audio` parts), base64. */
+  audio?: AudioClip[]
 }
+
+export interface AudioClip {
+  data: string
+  format: 'wav' | 'mp3'
+}
+
+/** Input modalities a model may accept besides text, as nodes advertise them. */
+export type MediaCapability = 'vision' | 'audio'
 
 export type ResponseFormat =
   | { type: 'text' }

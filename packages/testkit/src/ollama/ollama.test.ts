@@ -257,6 +257,26 @@ describe('Ollama-protocol server and OllamaEngine', () => {
     }
   })
 
+  it('advertises vision models, passes images through and refuses them elsewhere', async () => {
+    const vision = await startOllamaServer({ engine: llama }, { media: { [models.chat]: ['vision'] } })
+    const client = createOllamaEngine({ logger }, { host: vision.url })
+    try {
+      const listed = await client.listModels()
+      expect(listed.find(m => m.name === models.chat)?.media).toEqual(['vision'])
+      expect(listed.find(m => m.name === models.main)).not.toHaveProperty('media')
+      const image = Buffer.from('not really a png').toString('base64')
+      const result = await client.chat({ ...chat, messages: [{ role: 'user', content: 'What is in the picture?', images: [image] }] })
+      expect(result.text.length).toBeGreaterThan(0)
+      expect(vision.received.filter(r => r.path === '/api/chat').at(-1)?.body?.messages).toEqual([{ role: 'user', content: 'What is in the picture?', images: [image] }])
+      const refused = await rejection(client.chat({ ...chat, model: models.main, messages: [{ role: 'user', content: 'x', images: [image] }] }))
+      expect(refused.retryable).toBe(false)
+      expect((await post(vision, '/api/chat', { model: models.chat, messages: [{ role: 'user', content: 'x', images: ['%%%'] }] })).status).toBe(400)
+    } finally {
+      await client.close()
+      await vision.close()
+    }
+  })
+
   it('tells whether an Ollama server is reachable', async () => {
     const gone = await startOllamaServer({ engine: llama })
     await gone.close()

@@ -30,6 +30,12 @@ export interface OllamaServerInit {
    * first") until a client pulls them through `/api/pull`. Default none.
    */
   notPulled?: string[]
+  /**
+   * Media capabilities to report per model in /api/show (e.g. `{ 'stories260K-chat': ['vision'] }`):
+   * the model then accepts `images` on its messages, which reach the engine (a text model
+   * here, which answers from the text) and are recorded in `received`. Default none.
+   */
+  media?: Record<string, string[]>
 }
 
 export interface ReceivedRequest {
@@ -102,6 +108,8 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
     return (await engine.listModels()).filter(model => !unpulled.has(model.name))
   }
 
+  const mediaOf = (model: string): string[] => init.media?.[model] ?? []
+
   async function findModel (name: unknown): Promise<ModelInfo> {
     if (typeof name !== 'string' || name === '') throw new HttpError(400, 'model is required')
     const info = (await pulledModels()).find(model => model.name === untaggedName(name))
@@ -166,7 +174,10 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
     '/api/chat': async (body, res, signal) => {
       const startedAt = performance.now()
       const info = await findModel(body.model)
-      const request = { model: info.name, messages: messagesFrom(body), ...samplingFrom(body) }
+      const messages = messagesFrom(body)
+      // Ollama refuses images for a model without the vision capability.
+      if (messages.some(m => m.images !== undefined) && !mediaOf(info.name).includes('vision')) throw new HttpError(400, `model "${info.name}" does not support images`)
+      const request = { model: info.name, messages, ...samplingFrom(body) }
       const result = await engine.chat(request, { signal })
       answer(res, body, startedAt, result, content => ({ message: { role: 'assistant', content } }))
     },
@@ -213,7 +224,7 @@ export async function startOllamaServer (components: { engine: InferenceEngine }
       const name = body?.model ?? body?.name
       const info = (await pulledModels()).find(model => typeof name === 'string' && model.name === untaggedName(name))
       if (info === undefined) throw new HttpError(404, `model '${String(name)}' not found`)
-      return showEntry(info, started)
+      return showEntry(info, started, mediaOf(info.name))
     }
   }
 

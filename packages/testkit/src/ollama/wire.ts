@@ -35,8 +35,8 @@ export function psEntry (info: ModelInfo, expiresAt: string): Record<string, unk
   return { ...modelEntry(info), expires_at: expiresAt, size_vram: 0 }
 }
 
-/** POST /api/show; `capabilities` is how clients tell embedding models apart. */
-export function showEntry (info: ModelInfo, modifiedAt: string): Record<string, unknown> {
+/** POST /api/show; `capabilities` is how clients tell embedding and vision models apart. */
+export function showEntry (info: ModelInfo, modifiedAt: string, media: readonly string[] = []): Record<string, unknown> {
   const modelInfo: Record<string, unknown> = {}
   if (info.architecture !== undefined) {
     modelInfo['general.architecture'] = info.architecture
@@ -49,7 +49,7 @@ export function showEntry (info: ModelInfo, modifiedAt: string): Record<string, 
     template: '',
     details: details(info),
     model_info: modelInfo,
-    capabilities: info.kind === 'embedding' ? ['embedding'] : ['completion'],
+    capabilities: info.kind === 'embedding' ? ['embedding'] : ['completion', ...media],
     modified_at: modifiedAt
   }
 }
@@ -87,12 +87,23 @@ export function samplingFrom (body: Body): SamplingParams {
 
 const ROLES = new Set(['system', 'user', 'assistant', 'tool'])
 
+/** Ollama decodes `images` as base64 bytes and refuses anything else. */
+function imagesFrom (message: Body): string[] | undefined {
+  const images = message.images
+  if (images === undefined || images === null) return undefined
+  if (!Array.isArray(images) || !images.every(image => typeof image === 'string' && image.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(image))) {
+    throw new BadRequest('illegal base64 data in images')
+  }
+  return images.length > 0 ? images as string[] : undefined
+}
+
 export function messagesFrom (body: Body): ChatMessage[] {
   const messages = body.messages ?? []
   if (!Array.isArray(messages)) throw new BadRequest('messages must be a list')
   return messages.map((message: Body) => {
     if (typeof message?.role !== 'string' || !ROLES.has(message.role)) throw new BadRequest(`invalid role: ${String(message?.role)}`)
-    return { role: message.role as ChatMessage['role'], content: typeof message.content === 'string' ? message.content : '' }
+    const images = imagesFrom(message)
+    return { role: message.role as ChatMessage['role'], content: typeof message.content === 'string' ? message.content : '', ...(images === undefined ? {} : { images }) }
   })
 }
 
