@@ -7,7 +7,6 @@
  *   pairs alternate, the median of the per-pair differences is the overhead.
  */
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -15,10 +14,12 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { DriaClient } from '@dria/cli'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind } from '@dria/protocol'
-import { BINARIES, SHARED_MODELS_DIR, median, percentile, printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { BINARIES, median, percentile, printTable, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import { directSession } from './direct.js'
 
-const MODEL = 'stories260K'
+// stories260K from ../shared when it is there, else the generated dria-tiny (numbers then differ).
+const models = await testModels()
+const MODEL = models.main
 const SLOTS = 4
 const API_KEY = 'bench-key'
 const MAX_TOKENS = 64
@@ -38,7 +39,6 @@ async function runCli (args: string[], env: Record<string, string>): Promise<{ w
 }
 
 export async function main (args: string[] = []): Promise<void> {
-  if (!existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`))) throw new Error(`${MODEL}.gguf not found in ${SHARED_MODELS_DIR}`)
   const requests = Number(args[0] ?? 200)
   const rounds = Number(args[1] ?? 5)
   const concurrency = Number(args[2] ?? 10)
@@ -50,7 +50,7 @@ export async function main (args: string[] = []): Promise<void> {
   const nodes = await Promise.all([1, 2].map(async i => await startNodeProcess({
     dataDir: join(dir.path, `node-${i}`),
     bootstrap: coordinator.multiaddrs,
-    args: ['--models-dir', SHARED_MODELS_DIR, '--models', MODEL, '--slots', String(SLOTS)]
+    args: ['--models-dir', models.dir, '--models', MODEL, '--slots', String(SLOTS)]
   })))
   const probe = await createDriaHost({ listenPort: 0 })
   const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY, maxRetries: 0 })

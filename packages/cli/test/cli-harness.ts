@@ -1,19 +1,21 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import OpenAI from 'openai'
-import { BINARIES, SHARED_MODELS_DIR, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { BINARIES, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 
 /** Shared set-up of the CLI e2e tests: real coordinator and node processes, the real `dria` binary. */
 
-export const CHAT_MODEL = 'stories260K-chat'
-export const TEXT_MODEL = 'stories260K'
-export const MODELS_DIR = SHARED_MODELS_DIR
-export const HAS_MODELS = existsSync(join(MODELS_DIR, `${CHAT_MODEL}.gguf`)) && existsSync(join(MODELS_DIR, `${TEXT_MODEL}.gguf`))
+/** The shared test models when they are beside the repository, else the project's generated ones. */
+export const models = await testModels()
+export const CHAT_MODEL = models.chat
+export const TEXT_MODEL = models.main
+/** A third, different model (served as a vision model through the Ollama-protocol test server). */
+export const OTHER_MODEL = models.other
+export const MODELS_DIR = models.dir
 
 export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -8,17 +7,16 @@ import { createLogger } from '@dria/protocol'
 import { startOllamaServer } from '@dria/testkit'
 import type { OllamaServer } from '@dria/testkit'
 import {
-  CHAT_MODEL, HAS_MODELS, MODELS_DIR, TEXT_MODEL, countLines, dria, prompts, readJsonl, spawnCli, startCliNetwork, waitForModels, waitUntil, writeJsonl
+  CHAT_MODEL, MODELS_DIR, OTHER_MODEL, TEXT_MODEL, countLines, dria, prompts, readJsonl, spawnCli, startCliNetwork, waitForModels, waitUntil, writeJsonl
 } from './cli-harness.js'
 import type { CliNetwork } from './cli-harness.js'
 
 const API_KEY = 'sk-cli-network'
 /** Served through the Ollama-protocol test server, which reports it as a vision model. */
-const VISION_MODEL = 'llama-2-tiny-random'
-const HAS_VISION_MODEL = existsSync(join(MODELS_DIR, `${VISION_MODEL}.gguf`))
+const VISION_MODEL = OTHER_MODEL
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64')
 
-describe.runIf(HAS_MODELS && HAS_VISION_MODEL)('dria batch on a changing network', () => {
+describe('dria batch on a changing network', () => {
   let network: CliNetwork
   let llama: LlamaCppEngine
   let ollama: OllamaServer

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import OpenAI from 'openai'
-import { HAS_MODEL, MODEL, openaiClient, startNetwork, waitForNodes } from './harness.js'
+import { MODEL, openaiClient, startNetwork, waitForNodes } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 const API_KEY = 'sk-e2e-realtime'
 const story = { model: MODEL, messages: [{ role: 'user' as const, content: 'Once upon a time, there was a cat' }], max_tokens: 24, temperature: 0 }
 
-describe.runIf(HAS_MODEL)('real-time OpenAI endpoints', () => {
+describe('real-time OpenAI endpoints', () => {
   let network: TestNetwork | undefined
   let openai: OpenAI
 

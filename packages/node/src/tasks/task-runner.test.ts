@@ -1,16 +1,15 @@
-import { existsSync } from 'node:fs'
-import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLlamaCppEngine } from '@dria/engines'
 import type { LlamaCppEngine, ModelInfo } from '@dria/engines'
 import { TaskKind, createLogger } from '@dria/protocol'
 import type { TaskRequest } from '@dria/protocol'
-import { SHARED_MODELS_DIR } from '@dria/testkit'
+import { testModels } from '@dria/testkit'
 import { createTaskRunner } from './task-runner.js'
 import type { PreparedTask } from './task-runner.js'
 
-const MODEL = 'stories260K-chat'
+const models = await testModels()
+const MODEL = models.chat
 const image = { type: 'image_url', image_url: { url: `data:image/png;base64,${Buffer.from('png').toString('base64')}` } }
 const audio = { type: 'input_audio', input_audio: { data: Buffer.from('RIFF').toString('base64'), format: 'wav' } }
 
@@ -19,12 +18,12 @@ function task (content: unknown): TaskRequest {
   return { taskId: 't1', attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: new TextEncoder().encode(JSON.stringify(body)), timeoutMs: 30_000 }
 }
 
-describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('task runner and media', () => {
+describe('task runner and media', () => {
   let engine: LlamaCppEngine
   let info: ModelInfo
 
   beforeAll(async () => {
-    engine = await createLlamaCppEngine({ logger: createLogger('test', 'silent') }, { modelsDir: SHARED_MODELS_DIR, models: [MODEL], threads: 1, slots: 1 })
+    engine = await createLlamaCppEngine({ logger: createLogger('test', 'silent') }, { modelsDir: models.dir, models: [MODEL], threads: 1, slots: 1 })
     info = (await engine.listModels())[0]
   })
   afterAll(async () => { await engine?.close() })
