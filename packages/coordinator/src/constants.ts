@@ -37,10 +37,10 @@ export const DEFAULT_TRUST_AFTER = 50
 export const UNTRUSTED_MAX_WINDOW = 4
 /** Weight of a verifier's verdict (and of its chance to be picked) by trust level. */
 export const VERIFIER_WEIGHTS = { allowlisted: 100, trusted: 10, new: 1, quarantined: 0 } as const
-/** A check ends once one side of the verdicts outweighs the other by this much. */
+/** A result passes (and asking stops) once passes outweigh failures by this much; failing needs the same lead. */
 export const VERDICT_MARGIN = 2
 /** Most verifiers asked about one result before it counts as inconclusive (and is redone). */
-export const MAX_VERIFIERS_PER_CHECK = 4
+export const MAX_VERIFIERS_PER_CHECK = 5
 /** How often each node is told its trust level and the work waiting for it. */
 export const NODE_REPORT_INTERVAL_MS = 10_000
 /** Trust records are written at most this often (and at once on a quarantine). */

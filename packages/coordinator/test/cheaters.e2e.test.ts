@@ -82,7 +82,7 @@ describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }
   it('each kind of lie, all at once: no lie in the output, every liar quarantined, no honest node struck', async () => {
     const cheats: SyntheticNodeSpec[] = [
       { cheat: { kind: 'made-up' } },
-      { cheat: { kind: 'one-in', n: 20 } },
+      { cheat: { kind: 'one-in', n: 5 } },
       { cheat: { kind: 'subtle' } },
       { cheat: { kind: 'truncate' } },
       { cheat: { kind: 'short-length' } },
@@ -97,15 +97,15 @@ describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }
     expectHonestUnharmed(network, [h1, h2, h3])
   })
 
-  it('two colluders with the same made-up answer, who also vouch for each other as verifiers', async () => {
+  it('two colluders with the same made-up answer, who vouch for each other and fail every honest result as verifiers', async () => {
     const collude: SyntheticNodeSpec = { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }
-    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, collude, collude] })
-    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 4)
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, {}, collude, collude] })
+    await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 5)
     await runHonestly(network, 'collusion', 200)
-    const [h1, h2, c1, c2] = network.nodes
+    const [h1, h2, h3, c1, c2] = network.nodes
     expect(quarantined(network, c1.peerId)).toBe(true)
     expect(quarantined(network, c2.peerId)).toBe(true)
-    expectHonestUnharmed(network, [h1, h2])
+    expectHonestUnharmed(network, [h1, h2, h3])
   })
 
   it('a cheater that hangs up and redials after every 2 answers: trust belongs to its identity, not its connection', async () => {

@@ -31,6 +31,9 @@ export class LineQueue implements WorkSource {
   #cursor = -1
   #exhausted = false
   #loading: Promise<void> | undefined
+  /** A rewind came during a load: that load's cursor is stale. */
+  #rewindPending = false
+  readonly #afterLoad: Array<() => void> = []
 
   constructor (store: TaskStore, init: LineQueueInit) {
     this.#store = store
@@ -68,13 +71,32 @@ export class LineQueue implements WorkSource {
   rewind (): void {
     this.#cursor = -1
     this.#exhausted = false
+    if (this.#loading !== undefined) this.#rewindPending = true
+  }
+
+  /**
+   * Runs `fn` once no load is in flight. A load reads rows, then checks which are already
+   * taken: a row written as done in between would look pending to it, so the scheduler lets
+   * go of finished rows only through here.
+   */
+  whenIdle (fn: () => void): void {
+    if (this.#loading === undefined) fn()
+    else this.#afterLoad.push(fn)
   }
 
   /** Loads the next window when few jobs are ready; resolves true when it added any. */
   async refill (): Promise<boolean> {
     if (this.#exhausted || this.#ready.length > this.#init.window / 4) return false
     const before = this.#ready.length
-    this.#loading ??= this.#load().finally(() => { this.#loading = undefined })
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined
+      if (this.#rewindPending) {
+        this.#rewindPending = false
+        this.#cursor = -1
+        this.#exhausted = false
+      }
+      this.#afterLoad.splice(0).forEach(fn => { fn() })
+    })
     await this.#loading
     return this.#ready.length > before
   }

@@ -352,6 +352,11 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
         trust.provenLie(producer.id, `result failed verification (${verdict.reason}) by ${verdict.by.length} verifier(s)`)
         job.checking = false
         return again(job)
+      case 'reject':
+        counted('rejected_by_check')
+        trust.strike(producer.id, `result failed the only verifier's check (${verdict.reason})`)
+        job.checking = false
+        return again(job)
       case 'inconclusive':
         job.checking = false
         return again(job)
@@ -445,7 +450,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       try {
         await store.tasks.markCompleted(row, outcome, job.attempts)
       } finally {
-        live.delete(job.key)
+        release(job)
       }
       announce(row)
     })())
@@ -462,10 +467,17 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       try {
         await store.tasks.markFailed(row, failure)
       } finally {
-        live.delete(job.key)
+        release(job)
       }
       announce(row)
     })())
+  }
+
+  /** Forgets a written batch line, once no queue load could still take it for pending. */
+  function release (job: Job): void {
+    const queue = batches.get(job.row!.batchId)?.find(q => q.model === job.model)
+    if (queue === undefined) live.delete(job.key)
+    else queue.whenIdle(() => { if (live.get(job.key) === job) live.delete(job.key) })
   }
 
   function announce (row: TaskRow): void {

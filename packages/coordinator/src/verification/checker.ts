@@ -25,6 +25,8 @@ export type CheckVerdict =
   | { verdict: 'pass', by: string[], usage?: { promptTokens: number, completionTokens: number } }
   /** Proven wrong (by the margin of verdicts). */
   | { verdict: 'fail', by: string[], reason: string }
+  /** Failed by the only verifier there was: not proven (it may be the liar), so redone with a strike. */
+  | { verdict: 'reject', by: string[], reason: string }
   /** Verifiers disagreed without a clear majority: redo the line elsewhere, blame nobody. */
   | { verdict: 'inconclusive' }
   /** No node can check it now (none serves the same weights). */
@@ -151,9 +153,11 @@ export function createChecker (components: CheckerComponents): Checker {
   }
 
   /**
-   * Verdicts until one side leads by the margin. Below the margin, unopposed verdicts decide
-   * only when nobody else could have been asked: a verifier that did not answer might have
-   * disagreed, so then the line is redone instead.
+   * Verdicts, weighted by the verifiers' trust. Passing needs a lead of VERDICT_MARGIN (two
+   * new verifiers, or one trusted), and asking stops there; failing needs the same lead after
+   * asking everyone eligible, so a pair of colluders cannot fail an honest result by being
+   * asked first. With a single possible verifier its verdict stands, but a lone failure only
+   * rejects (and strikes) the result: it cannot tell the liar from the framed.
    */
   async function score (subject: CheckSubject, signal: AbortSignal): Promise<CheckVerdict> {
     const asked = new Set([subject.producer.id])
@@ -177,13 +181,17 @@ export function createChecker (components: CheckerComponents): Checker {
       verdicts.push(verdict)
       if (verdict.pass) pass += verdict.weight
       else fail += verdict.weight
-      if (Math.abs(pass - fail) >= VERDICT_MARGIN) break
+      if (pass - fail >= VERDICT_MARGIN) break
     }
     if (verdicts.length === 0) return { verdict: asked.size > 1 ? 'inconclusive' : 'unavailable' }
-    const byMargin = Math.abs(pass - fail) >= VERDICT_MARGIN
-    const unopposed = (pass === 0 || fail === 0) && exhausted && silent === 0
-    if (!byMargin && !unopposed) return { verdict: 'inconclusive' }
-    const passed = pass > fail
+    const lone = exhausted && silent === 0 && (pass === 0 || fail === 0)
+    let passed: boolean
+    if (pass - fail >= VERDICT_MARGIN || (lone && fail === 0)) passed = true
+    else if (fail - pass >= VERDICT_MARGIN) passed = false
+    else if (lone) {
+      const against = verdicts.filter(v => !v.pass)
+      return { verdict: 'reject', by: against.map(v => v.peer), reason: against[0].reason ?? 'verification failed' }
+    } else return { verdict: 'inconclusive' }
     for (const v of verdicts) {
       if (v.pass !== passed) trust.strike(v.peer, `verdict on a result of ${subject.producer.id} overruled`)
     }
