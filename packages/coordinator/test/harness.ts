@@ -178,10 +178,12 @@ export interface SyntheticNodeSpec {
   crashAfter?: number
   flapEveryMs?: number
   flapEveryTasks?: number
+  /** Node.js flags of its process (e.g. --cpu-prof). */
+  execArgv?: string[]
 }
 
 /** A coordinator and real node daemons around synthetic (or cheating synthetic) engines. */
-export async function startSyntheticNetwork (options: { apiKeys: string[], nodes: SyntheticNodeSpec[], coordinatorArgs?: string[] }): Promise<TestNetwork & { addNode: (spec: SyntheticNodeSpec) => Promise<NodeProcess> }> {
+export async function startSyntheticNetwork (options: { apiKeys: string[], nodes: SyntheticNodeSpec[], coordinatorArgs?: string[], coordinatorExecArgv?: string[] }): Promise<TestNetwork & { addNode: (spec: SyntheticNodeSpec) => Promise<NodeProcess> }> {
   const dir = await tempDir('dria-synthetic-')
   const started: Array<CoordinatorProcess | NodeProcess> = []
   const stop = async (): Promise<void> => {
@@ -190,7 +192,7 @@ export async function startSyntheticNetwork (options: { apiKeys: string[], nodes
   }
   let count = 0
   try {
-    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys, args: options.coordinatorArgs })
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: options.apiKeys, args: options.coordinatorArgs, execArgv: options.coordinatorExecArgv })
     started.push(coordinator)
     const addNode = async (spec: SyntheticNodeSpec): Promise<NodeProcess> => {
       const node = await startTestNode({
@@ -203,7 +205,7 @@ export async function startSyntheticNetwork (options: { apiKeys: string[], nodes
         crashAfter: spec.crashAfter,
         flapEveryMs: spec.flapEveryMs,
         flapEveryTasks: spec.flapEveryTasks
-      })
+      }, { execArgv: spec.execArgv })
       started.push(node)
       return node
     }

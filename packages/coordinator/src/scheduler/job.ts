@@ -41,8 +41,8 @@ export interface Job {
   /** Failures the line itself may be to blame for (non-retryable engine errors, refusals as invalid), by peer. */
   lineFailures: string[]
   flights: Set<Flight>
-  /** Aborts the job's check (and anything else done on its behalf) when it settles or is abandoned. */
-  abort: AbortController
+  /** Aborts the job's checks when it settles or is abandoned; made when a check starts. */
+  abort?: AbortController
   /** A result is being checked: no new attempts meanwhile. */
   checking: boolean
   settled: boolean
@@ -81,7 +81,6 @@ export function createJob (init: { key: string, owner: string, kind: TaskKindNam
     attempts: 0,
     lineFailures: [],
     flights: new Set(),
-    abort: new AbortController(),
     checking: false,
     settled: false,
     row: init.row

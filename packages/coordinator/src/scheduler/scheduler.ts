@@ -92,6 +92,8 @@ interface Held {
 }
 
 const DECAY = 0.99
+/** Why other attempts of a job stop: it is settled or being checked. One object: abort() without a reason builds a DOMException with a stack each time. */
+const SUPERSEDED = new DriaError('TASK_SUPERSEDED', 'another attempt of the task settled it', { retryable: true })
 
 /**
  * Gives each node as much work as it has earned room for, the moment it has room: per-node
@@ -318,12 +320,13 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     if (!trust.shouldCheck(producer.id)) return complete(job, producer, outcome)
     job.checking = true
     // One answer is being checked: other attempts of the job are no longer needed.
-    for (const flight of job.flights) flight.controller.abort()
+    for (const flight of job.flights) flight.controller.abort(SUPERSEDED)
     await runCheck({ job, producer, outcome })
   }
 
   async function runCheck (entry: Held): Promise<void> {
     const { job, producer, outcome } = entry
+    job.abort ??= new AbortController()
     const signal = job.abort.signal
     let verdict
     try {
@@ -427,8 +430,8 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     job.settled = true
     job.checking = false
     if (job.row === undefined) live.delete(job.key)
-    for (const flight of job.flights) flight.controller.abort()
-    job.abort.abort()
+    for (const flight of job.flights) flight.controller.abort(SUPERSEDED)
+    job.abort?.abort(SUPERSEDED)
   }
 
   function complete (job: Job, producer: NodeSession, outcome: TaskOutcome): void {

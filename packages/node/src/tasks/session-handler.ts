@@ -47,6 +47,16 @@ export interface SessionHandler {
 }
 
 const CANCELLED = new DriaError('TASK_CANCELLED', 'the coordinator cancelled the task', { retryable: true })
+const TIMED_OUT = new DriaError('TASK_TIMEOUT', 'the task ran past its deadline', { retryable: true })
+/** How often running tasks' deadlines are checked. */
+const DEADLINE_SWEEP_MS = 250
+
+interface RunningTask {
+  controller: AbortController
+  /** When the task must be given up (ms since the epoch). */
+  deadline: number
+  timedOut: boolean
+}
 const ABANDONED = new DriaError('TASK_ABANDONED', 'the session closed before the answer', { retryable: true })
 
 /**
@@ -63,7 +73,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
   function attach (session: Session): void {
     const { channel } = session
     const coordinator = channel.remotePeer.toString()
-    const tasks = new Map<string, AbortController>()
+    const tasks = new Map<string, RunningTask>()
     sessions++
     log.info({ coordinator, agent: session.remote.agent, version: session.version }, 'coordinator session opened')
 
@@ -82,11 +92,11 @@ export function createSessionHandler (components: SessionHandlerComponents, init
       if (tasks.has(request.taskId)) return refuse(request, RejectionCode.REJECTION_CODE_DUPLICATE_TASK, 'a task with this id is already running')
       const prepared = runner.prepare(request)
       if (!('request' in prepared)) return refuse(request, prepared.code, prepared.message)
-      const controller = new AbortController()
       const timeoutMs = request.timeoutMs > 0 ? request.timeoutMs : init.defaultTimeoutMs
-      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(timeoutMs)])
+      const running: RunningTask = { controller: new AbortController(), deadline: Date.now() + timeoutMs, timedOut: false }
+      const { signal } = running.controller
       const received = performance.now()
-      tasks.set(request.taskId, controller)
+      tasks.set(request.taskId, running)
       const admitted = queue.admit({
         signal,
         run: async () => { await runTask(prepared, signal, performance.now() - received) },
@@ -94,7 +104,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
           // A cancel or a closed session needs no answer; a timeout or a shutdown is said, so
           // the coordinator reassigns the task at once.
           if (reason === 'cleared') answer(handedBack(request, 'NODE_SHUTTING_DOWN', 'the node is shutting down'))
-          else if (!controller.signal.aborted) answer(handedBack(request, 'TASK_TIMEOUT', 'the task waited longer than its deadline'))
+          else if (running.timedOut) answer(handedBack(request, 'TASK_TIMEOUT', 'the task waited longer than its deadline'))
           else tasks.delete(request.taskId)
         }
       })
@@ -107,7 +117,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
 
     async function runTask (task: PreparedTask, signal: AbortSignal, queuedMs: number): Promise<void> {
       const result = await runner.run(task, signal, queuedMs)
-      const controller = tasks.get(result.taskId)
+      const running = tasks.get(result.taskId)
       observer?.taskFinished?.({
         taskId: result.taskId,
         model: result.model,
@@ -117,7 +127,8 @@ export function createSessionHandler (components: SessionHandlerComponents, init
         completionTokens: result.usage?.completionTokens ?? 0,
         engineMs: result.timings?.engineMs ?? 0
       })
-      if (controller === undefined || controller.signal.aborted) {
+      // Cancelled or abandoned: nobody waits for it. Timed out: say so.
+      if (running === undefined || (running.controller.signal.aborted && !running.timedOut)) {
         tasks.delete(result.taskId)
         return
       }
@@ -126,14 +137,25 @@ export function createSessionHandler (components: SessionHandlerComponents, init
 
     channel.onFrame(frame => {
       if (frame.task != null) onTask(frame.task)
-      else if (frame.cancel != null) tasks.get(frame.cancel.taskId)?.abort(CANCELLED)
+      else if (frame.cancel != null) tasks.get(frame.cancel.taskId)?.controller.abort(CANCELLED)
       else if (frame.ping != null) channel.send({ pong: frame.ping })
       else if (frame.report != null) observer?.coordinatorReport?.(coordinator, frame.report)
       else channel.close(new DriaError('SESSION_FRAME_INVALID', 'unexpected frame from the coordinator'))
     })
+    // One timer per session for every task's deadline, not one per task.
+    const sweep = setInterval(() => {
+      const now = Date.now()
+      for (const running of tasks.values()) {
+        if (running.timedOut || now < running.deadline) continue
+        running.timedOut = true
+        running.controller.abort(TIMED_OUT)
+      }
+    }, DEADLINE_SWEEP_MS)
+    sweep.unref()
     channel.onClose(err => {
       sessions--
-      for (const controller of tasks.values()) controller.abort(ABANDONED)
+      clearInterval(sweep)
+      for (const running of tasks.values()) running.controller.abort(ABANDONED)
       tasks.clear()
       log.info({ coordinator, reason: err?.message }, 'coordinator session closed')
     })

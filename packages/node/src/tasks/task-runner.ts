@@ -1,5 +1,5 @@
 import {
-  DriaError, RejectionCode, TaskKind, mediaOf, parseOpenAIBody, signTaskResult
+  DriaError, RejectionCode, ResultSigner, TaskKind, isDriaError, mediaOf, parseOpenAIBody
 } from '@dria/protocol'
 import type {
   GenerationResult, InferenceRequest, Logger, TaskKindName, TaskRejection, TaskRequest, TaskResult
@@ -89,7 +89,8 @@ function assertMediaSupported (model: ModelInfo, inference: InferenceRequest): v
  * Generation samples from the seed the request carries, so every line can be reproduced.
  */
 export function createTaskRunner (components: TaskRunnerComponents, init: TaskRunnerInit): TaskRunner {
-  const { engine, privateKey } = components
+  const { engine } = components
+  const signer = new ResultSigner(components.privateKey)
   const log = components.logger.child({ module: 'tasks' })
   const scorer = scorerOf(engine)
 
@@ -147,7 +148,8 @@ export function createTaskRunner (components: TaskRunnerComponents, init: TaskRu
     } catch (err) {
       const coded = err instanceof DriaError
       result.error = {
-        code: coded ? err.code : (signal.aborted ? 'TASK_TIMEOUT' : 'ENGINE_FAILED'),
+        // Aborted for a reason (its deadline passed): say that reason, not how the engine unwound.
+        code: signal.aborted && isDriaError(signal.reason) ? signal.reason.code : coded ? err.code : (signal.aborted ? 'TASK_TIMEOUT' : 'ENGINE_FAILED'),
         message: err instanceof Error ? err.message : String(err),
         // Anything not known to be the request's fault may succeed elsewhere.
         retryable: coded ? err.retryable : true
@@ -155,7 +157,7 @@ export function createTaskRunner (components: TaskRunnerComponents, init: TaskRu
       log.warn({ taskId: request.taskId, code: result.error.code }, 'task failed')
     }
     result.timings = { queueMs: Math.round(queuedMs), engineMs: Math.round(performance.now() - started) }
-    return await signTaskResult(privateKey, result)
+    return await signer.sign(result)
   }
 
   return { prepare, run }

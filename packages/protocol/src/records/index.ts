@@ -4,4 +4,4 @@ export {
   capacityRecordValidator, capacityRecordSelector, MAX_RECORD_CLOCK_SKEW_MS
 } from './capacity-record.js'
 export type { RecordValidator, RecordSelector } from './capacity-record.js'
-export { ResultVerifier, signTaskResult, verifyTaskResult } from './task-result.js'
+export { ResultSigner, ResultVerifier, signTaskResult, verifyTaskResult } from './task-result.js'

@@ -181,3 +181,14 @@ describe('ResultVerifier', () => {
     await expectCode(verifier.verify(peerId, { ...signed, signature: signed.signature.subarray(1) }), 'RESULT_BAD_SIGNATURE')
   })
 })
+
+describe('ResultSigner', () => {
+  it('signs exactly like signTaskResult (Ed25519 signatures are deterministic)', async () => {
+    const { ResultSigner } = await import('./index.js')
+    const { key, peerId } = await identity()
+    const result: TaskResult = { taskId: 't', attempt: 3, model: 'm', modelDigest: 'sha256:ab', output: new TextEncoder().encode('{"text":"x"}'), signature: new Uint8Array() }
+    const signed = await new ResultSigner(key).sign(result)
+    expect(Buffer.from(signed.signature)).toEqual(Buffer.from((await signTaskResult(key, result)).signature))
+    await expect(verifyTaskResult(peerId, signed)).resolves.toBeUndefined()
+  })
+})

@@ -1,4 +1,4 @@
-import { createHash, createPublicKey, verify as verifySignature } from 'node:crypto'
+import { createHash, createPrivateKey, createPublicKey, sign as createSignature, verify as verifySignature } from 'node:crypto'
 import type { KeyObject } from 'node:crypto'
 import { concat } from 'uint8arrays/concat'
 import { DriaError } from '../errors.js'
@@ -79,5 +79,35 @@ export class ResultVerifier {
       // malformed signatures are just as invalid
     }
     if (!valid) throw new DriaError('RESULT_BAD_SIGNATURE', `task result signature does not verify for ${id}`)
+  }
+}
+
+/**
+ * `signTaskResult` for a hot path: an Ed25519 key is imported once, not for every result
+ * (importing cost more than the signing itself); other key types fall back.
+ */
+export class ResultSigner {
+  readonly #privateKey: PrivateKey
+  readonly #key: KeyObject | undefined
+
+  constructor (privateKey: PrivateKey) {
+    this.#privateKey = privateKey
+    this.#key = privateKey.type === 'Ed25519'
+      ? createPrivateKey({
+        format: 'jwk',
+        key: {
+          kty: 'OKP',
+          crv: 'Ed25519',
+          d: Buffer.from(privateKey.raw.subarray(0, 32)).toString('base64url'),
+          x: Buffer.from(privateKey.publicKey.raw).toString('base64url')
+        }
+      })
+      : undefined
+  }
+
+  /** Returns `result` with `signature` set. */
+  async sign (result: TaskResult): Promise<TaskResult> {
+    if (this.#key === undefined) return await signTaskResult(this.#privateKey, result)
+    return { ...result, signature: createSignature(null, signingPayload(result), this.#key) }
   }
 }

@@ -22,10 +22,10 @@ export interface NodeProcess extends DriaProcess {
 }
 
 /** Starts `dria-coordinator start` on random ports and waits until it serves HTTP. */
-export async function startCoordinatorProcess (options: { dataDir: string, apiKeys: string[], args?: string[], env?: Record<string, string>, echo?: boolean }): Promise<CoordinatorProcess> {
+export async function startCoordinatorProcess (options: { dataDir: string, apiKeys: string[], args?: string[], env?: Record<string, string>, echo?: boolean, execArgv?: string[] }): Promise<CoordinatorProcess> {
   const proc = spawnDria('coordinator', [
     'start', '--port', '0', '--p2p-port', '0', '--data-dir', options.dataDir, ...(options.args ?? [])
-  ], { env: { DRIA_API_KEYS: options.apiKeys.join(','), ...options.env }, echo: options.echo })
+  ], { env: { DRIA_API_KEYS: options.apiKeys.join(','), ...options.env }, echo: options.echo, execArgv: options.execArgv })
   const ready = await proc.waitFor('coordinator ready', { timeoutMs: 60_000 })
   return Object.assign(proc, { url: ready.url as string, multiaddrs: ready.multiaddrs as string[], dataDir: options.dataDir })
 }
@@ -41,7 +41,7 @@ export async function startNodeProcess (options: { dataDir: string, bootstrap: s
 }
 
 /** Starts a test node (synthetic or cheating engine, real daemon) and waits until it has advertised. */
-export async function startTestNode (config: TestNodeConfig, options: { env?: Record<string, string>, echo?: boolean } = {}): Promise<NodeProcess> {
+export async function startTestNode (config: TestNodeConfig, options: { env?: Record<string, string>, echo?: boolean, execArgv?: string[] } = {}): Promise<NodeProcess> {
   const proc = spawnDria('test-node', [JSON.stringify(config)], options)
   const ready = await proc.waitFor('node ready', { timeoutMs: 60_000 })
   return Object.assign(proc, { peerId: ready.peerId as string, statusUrl: ready.statusUrl as string, multiaddrs: ready.multiaddrs as string[], dataDir: config.dataDir })

@@ -45,8 +45,8 @@ interface Waiter {
  * Starts one of the project's binaries as a real process that logs pino JSON on stdout,
  * and lets a caller wait for its log lines. Killed when the parent exits.
  */
-export function spawnDria (binary: keyof typeof BINARIES, args: string[], options: { env?: Record<string, string>, echo?: boolean, /** Another build of the binary (e.g. a deployed bundle). */ binary?: string } = {}): DriaProcess {
-  const child = spawn(process.execPath, [options.binary ?? BINARIES[binary], ...args], {
+export function spawnDria (binary: keyof typeof BINARIES, args: string[], options: { env?: Record<string, string>, echo?: boolean, /** Another build of the binary (e.g. a deployed bundle). */ binary?: string, /** Node.js flags, e.g. `--cpu-prof` (benchmarks). */ execArgv?: string[] } = {}): DriaProcess {
+  const child = spawn(process.execPath, [...(options.execArgv ?? []), options.binary ?? BINARIES[binary], ...args], {
     env: { ...process.env, DRIA_LOG_LEVEL: 'info', DRIA_LOG_FORMAT: 'json', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
