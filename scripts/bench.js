@@ -8,7 +8,8 @@ const BENCHMARKS = {
   scale: '../packages/bench/dist/scale.js',
   console: '../packages/bench/dist/console.js',
   sampler: '../packages/bench/dist/sampler.js',
-  cli: '../packages/bench/dist/cli.js'
+  cli: '../packages/bench/dist/cli.js',
+  scheduling: '../packages/bench/dist/scheduling.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

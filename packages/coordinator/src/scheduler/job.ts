@@ -45,6 +45,8 @@ export interface Job {
   abort?: AbortController
   /** A result is being checked: no new attempts meanwhile. */
   checking: boolean
+  /** Answers of finished attempts still being processed (no backup for a job about to settle). */
+  replies: number
   settled: boolean
   /** Batch lines: the stored row. */
   row?: TaskRow
@@ -82,6 +84,7 @@ export function createJob (init: { key: string, owner: string, kind: TaskKindNam
     lineFailures: [],
     flights: new Set(),
     checking: false,
+    replies: 0,
     settled: false,
     row: init.row
   }

@@ -239,7 +239,8 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       fill(session)
       if (flight.controller.signal.aborted || job.settled) return
       if (reply === undefined) return nodeFailed(job, session, err)
-      return onReply(flight, request, reply)
+      job.replies++
+      return onReply(flight, request, reply).finally(() => { job.replies-- })
     }).catch(err => {
       // A bug here must not strand the line: it runs again.
       log.error({ err, job: job.key }, 'task bookkeeping failed')
@@ -510,7 +511,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     let best: Job | undefined
     let oldest = 0
     for (const job of live.values()) {
-      if (job.settled || job.checking || job.flights.size !== 1 || !models.has(job.model) || job.attempts >= maxAttempts) continue
+      if (job.settled || job.checking || job.replies > 0 || job.flights.size !== 1 || !models.has(job.model) || job.attempts >= maxAttempts) continue
       const [flight] = job.flights
       if (flight.session === session) continue
       const age = now - flight.startedAt
