@@ -9,7 +9,8 @@ const BENCHMARKS = {
   console: '../packages/bench/dist/console.js',
   sampler: '../packages/bench/dist/sampler.js',
   cli: '../packages/bench/dist/cli.js',
-  scheduling: '../packages/bench/dist/scheduling.js'
+  scheduling: '../packages/bench/dist/scheduling.js',
+  verification: '../packages/bench/dist/verification.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

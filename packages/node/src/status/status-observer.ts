@@ -17,15 +17,15 @@ export function statusObserver (status: NodeStatus, logger: Logger): TaskObserve
       log.debug({ code: RejectionCode[code] ?? code }, 'task refused')
     },
     taskFinished (task) {
-      const { taskId, model, coordinator: peer, engineMs: ms } = task
+      const { taskId, model, work, coordinator: peer, engineMs: ms } = task
       if (task.error !== undefined) {
         status.recordTask({ outcome: 'failed', code: task.error })
-        log.info({ taskId, model, peer, outcome: 'failed', code: task.error, ms }, 'task finished')
+        log.info({ taskId, model, work, peer, outcome: 'failed', code: task.error, ms }, 'task finished')
         return
       }
       const { promptTokens, completionTokens } = task
       status.recordTask({ outcome: 'completed', promptTokens, completionTokens })
-      log.info({ taskId, model, peer, outcome: 'completed', promptTokens, completionTokens, ms }, 'task finished')
+      log.info({ taskId, model, work, peer, outcome: 'completed', promptTokens, completionTokens, ms }, 'task finished')
     },
     coordinatorReport (coordinator, report: NodeReport) {
       try {

@@ -8,6 +8,8 @@ import type { WorkQueue } from './work-queue.js'
 export interface FinishedTask {
   taskId: string
   model: string
+  /** `generate` (chat, completion, embedding) or `score` (verifying another node's result). */
+  work: 'generate' | 'score'
   /** Peer id of the coordinator that sent it. */
   coordinator: string
   /** The error code when the engine failed; undefined on success. */
@@ -121,6 +123,7 @@ export function createSessionHandler (components: SessionHandlerComponents, init
       observer?.taskFinished?.({
         taskId: result.taskId,
         model: result.model,
+        work: 'score' in task ? 'score' : 'generate',
         coordinator,
         error: result.error?.code,
         promptTokens: result.usage?.promptTokens ?? 0,
