@@ -27,12 +27,24 @@ const sleep = async (ms: number): Promise<void> => { await new Promise(resolve =
 
 interface CheaterSpec { cheat?: Cheat, verifier?: VerifierCheat, flapEveryTasks?: number, impostor?: boolean, churn?: boolean }
 
-interface Mode { name: string, cheaters: CheaterSpec[], lines: number }
+interface Mode {
+  name: string
+  cheaters: CheaterSpec[]
+  lines: number
+  /** Honest nodes (default 2). */
+  honest?: number
+  /** Lines the honest nodes run alone first, to earn trust (default none: everyone starts new). */
+  warmup?: number
+}
+
+const COLLUDER: CheaterSpec = { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }
 
 const MODES: Mode[] = [
   { name: 'another GGUF under the name (its own digest)', cheaters: [{ impostor: true }], lines: 150 },
   { name: 'made-up answers on every kind of line', cheaters: [{ cheat: { kind: 'made-up' } }], lines: 300 },
-  { name: 'two colluders (same made-up answer, vouching for each other)', cheaters: [{ cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }, { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }], lines: 300 },
+  { name: 'two colluders (same made-up answer, vouching for each other) join two trusted nodes', cheaters: [COLLUDER, COLLUDER], lines: 300, warmup: 150 },
+  { name: 'two colluders and three honest nodes, all new', cheaters: [COLLUDER, COLLUDER], lines: 300, honest: 3 },
+  { name: 'two colluders and two honest nodes, all new (an even split: undecidable)', cheaters: [COLLUDER, COLLUDER], lines: 60 },
   { name: 'honest except 1 task in 20', cheaters: [{ cheat: { kind: 'one-in', n: 20 } }], lines: 300 },
   { name: 'made-up, hangs up and redials every 2 answers', cheaters: [{ cheat: { kind: 'made-up' }, flapEveryTasks: 2 }], lines: 300 },
   { name: 'honest text, inflated usage', cheaters: [{ cheat: { kind: 'inflate-usage', factor: 50 } }], lines: 300 },
@@ -59,7 +71,7 @@ async function expectedText (engine: LlamaCppEngine, batchId: string, line: Line
   return (await engine.chat({ model: body.model, messages: body.messages, maxTokens: MAX_TOKENS, temperature: body.temperature, seed })).text
 }
 
-interface Outcome { status: string, completed: number, failed: number, dishonest: number, batchId: string }
+interface Outcome { status: string, completed: number, failed: number, dishonest: number, batchId: string, failures: string }
 
 async function runBatch (api: DriaClient, dir: string, engine: LlamaCppEngine, lines: Line[]): Promise<Outcome> {
   const path = join(dir, `${lines[0].custom_id}.jsonl`)
@@ -72,17 +84,28 @@ async function runBatch (api: DriaClient, dir: string, engine: LlamaCppEngine, l
   for (const text of output.split('\n').filter(l => l !== '')) {
     const result = JSON.parse(text) as { custom_id: string, response: { body: { choices: Array<{ message: { content: string } }> } } }
     const index = lines.findIndex(l => l.custom_id === result.custom_id)
-    if (result.response.body.choices[0].message.content !== await expectedText(engine, batch.id, lines[index], index)) dishonest++
+    const expected = await expectedText(engine, batch.id, lines[index], index)
+    if (result.response.body.choices[0].message.content !== expected) {
+      dishonest++
+      process.stderr.write(`dishonest line ${result.custom_id}: ${JSON.stringify(result.response.body.choices[0].message.content)}, the model's: ${JSON.stringify(expected)}\n`)
+    }
   }
-  return { status: batch.status, completed: batch.request_counts?.completed ?? 0, failed: batch.request_counts?.failed ?? 0, dishonest, batchId: batch.id }
+  const codes = new Map<string, number>()
+  for (const text of (batch.error_file_id == null ? '' : await api.fileText(batch.error_file_id)).split('\n').filter(l => l !== '')) {
+    const failed = JSON.parse(text) as { error: { code: string } | null, response: { body: { error: { code: string } } } | null }
+    const code = failed.error?.code ?? failed.response?.body.error.code ?? 'unknown'
+    codes.set(code, (codes.get(code) ?? 0) + 1)
+  }
+  const failures = [...codes].map(([code, n]) => `${n} ${code}`).join(', ')
+  return { status: batch.status, completed: batch.request_counts?.completed ?? 0, failed: batch.request_counts?.failed ?? 0, dishonest, batchId: batch.id, failures }
 }
 
 interface Net { dir: string, coordinator: CoordinatorProcess, honest: NodeProcess[], api: DriaClient, stop(): Promise<void> }
 
-async function startNet (model: string, modelsDir: string, coordinatorArgs: string[] = []): Promise<Net> {
+async function startNet (model: string, modelsDir: string, coordinatorArgs: string[] = [], honestNodes = 2): Promise<Net> {
   const dir = await tempDir('dria-bench-verification-')
   const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: [API_KEY], args: coordinatorArgs })
-  const honest = await Promise.all([0, 1].map(async i => await startNodeProcess({ dataDir: join(dir.path, `honest-${i}`), bootstrap: coordinator.multiaddrs, args: ['--models-dir', modelsDir, '--models', model, '--slots', '2'] })))
+  const honest = await Promise.all(Array.from({ length: honestNodes }, async (_, i) => await startNodeProcess({ dataDir: join(dir.path, `honest-${i}`), bootstrap: coordinator.multiaddrs, args: ['--models-dir', modelsDir, '--models', model, '--slots', '2'] })))
   const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
   return {
     dir: dir.path,
@@ -103,8 +126,12 @@ async function waitForNodes (api: DriaClient, model: string, count: number): Pro
 async function cheaterModes (engine: LlamaCppEngine, model: string, other: string, modelsDir: string, selected: string[]): Promise<Array<Record<string, string | number>>> {
   const rows: Array<Record<string, string | number>> = []
   for (const mode of MODES.filter(m => selected.length === 0 || selected.some(s => m.name.includes(s)))) {
-    const net = await startNet(model, modelsDir)
+    const net = await startNet(model, modelsDir, [], mode.honest)
     const cheaters: NodeProcess[] = []
+    if (mode.warmup !== undefined) {
+      await waitForNodes(net.api, model, net.honest.length)
+      await runBatch(net.api, net.dir, engine, batchLines(model, mode.warmup, 'w'))
+    }
     let churning = true
     const churn: Array<Promise<void>> = []
     try {
@@ -140,18 +167,21 @@ async function cheaterModes (engine: LlamaCppEngine, model: string, other: strin
           flapEveryTasks: spec.flapEveryTasks
         }))
       }
-      await waitForNodes(net.api, model, spec(mode).churn ? 2 : 2 + mode.cheaters.filter(c => c.impostor !== true).length)
+      await waitForNodes(net.api, model, net.honest.length + (spec(mode).churn ? 0 : mode.cheaters.filter(c => c.impostor !== true).length))
       const outcome = await runBatch(net.api, net.dir, engine, batchLines(model, mode.lines, 'm'))
       churning = false
       await Promise.all(churn)
       const caught = cheaters.filter(c => net.coordinator.lines.some(l => l.msg === 'node quarantined' && l.peer === c.peerId)).length
       const framed = net.honest.filter(h => net.coordinator.lines.some(l => (l.msg === 'node quarantined' || l.msg === 'node struck') && l.peer === h.peerId)).length
+      for (const line of net.coordinator.lines.filter(l => (l.msg === 'node quarantined' || l.msg === 'node struck') && net.honest.some(h => h.peerId === l.peer))) {
+        process.stderr.write(`honest node ${String(line.peer)} ${String(line.msg)}: ${String(line.reason)}\n`)
+      }
       const cheatedTasks = cheaters.reduce((sum, c) => sum + c.lines.filter(l => l.msg === 'task finished' && l.work === 'generate').length, 0)
       rows.push({
         mode: mode.name,
         lines: mode.lines,
         'dishonest lines delivered': outcome.dishonest,
-        'failed lines': outcome.failed,
+        'failed lines': outcome.failed === 0 ? 0 : `${outcome.failed} (${outcome.failures})`,
         'cheaters quarantined': `${caught} of ${cheaters.length}`,
         'cheater tasks': cheatedTasks,
         'honest nodes struck': framed

@@ -41,6 +41,12 @@ export const VERIFIER_WEIGHTS = { allowlisted: 100, trusted: 10, new: 1, quarant
 export const VERDICT_MARGIN = 2
 /** Most verifiers asked about one result before it counts as inconclusive (and is redone). */
 export const MAX_VERIFIERS_PER_CHECK = 5
+/**
+ * Checks of one line that may end without a majority before the line fails: verifiers split
+ * evenly (colluders as numerous as the honest nodes, none trusted) cannot be told apart, and
+ * redoing the line forever would only burn the network's time.
+ */
+export const MAX_SPLIT_CHECKS = 5
 /** How often each node is told its trust level and the work waiting for it. */
 export const NODE_REPORT_INTERVAL_MS = 10_000
 /** Trust records are written at most this often (and at once on a quarantine). */

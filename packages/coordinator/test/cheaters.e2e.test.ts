@@ -108,6 +108,41 @@ describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }
     expectHonestUnharmed(network, [h1, h2, h3])
   })
 
+  it('colluders who join a network of trusted nodes are outvoted and quarantined, even as many as the honest nodes', async () => {
+    const collude: SyntheticNodeSpec = { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}], coordinatorArgs: ['--trust-after', '10'] })
+    const openai = openaiClient(network.coordinator.url, API_KEY)
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 2)
+    await runHonestly(network, 'earn', 60)
+    const [h1, h2] = network.nodes
+    for (const node of [h1, h2]) expect(network.coordinator.lines.some(l => l.msg === 'node trusted' && l.peer === node.peerId)).toBe(true)
+    const [c1, c2] = await Promise.all([network.addNode(collude), network.addNode(collude)])
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 4)
+    await runHonestly(network, 'outvoted', 150)
+    expect(quarantined(network, c1.peerId)).toBe(true)
+    expect(quarantined(network, c2.peerId)).toBe(true)
+    expectHonestUnharmed(network, [h1, h2])
+  })
+
+  it('colluders as many as the honest nodes, none trusted yet: no lie delivered, undecidable lines fail with a code, nobody framed', async () => {
+    const collude: SyntheticNodeSpec = { cheat: { kind: 'made-up' }, verifier: { kind: 'collude', answer: MADE_UP_ANSWER } }
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, collude, collude] })
+    const openai = openaiClient(network.coordinator.url, API_KEY)
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 4)
+    const count = 30
+    const { id } = await createBatch(openai, batchLines(count, 'split'))
+    const batch = await waitForBatch(openai, id, { timeoutMs: 90_000 })
+    expect(batch.status).toBe('completed')
+    expect(batch.request_counts!.completed + batch.request_counts!.failed).toBe(count)
+    for (const result of await readJsonl<OutputLine>(openai, batch.output_file_id)) {
+      expect(result.response.body.choices[0].message.content).toBe(await expectedText(id, 'split', Number(result.custom_id.slice(6))))
+    }
+    const errors = await readJsonl<{ error: { code: string } | null, response: { body: { error: { code: string } } } | null }>(openai, batch.error_file_id)
+    expect(errors).toHaveLength(batch.request_counts!.failed)
+    for (const line of errors) expect(line.error?.code ?? line.response?.body.error.code).toBe('verification_inconclusive')
+    expectHonestUnharmed(network, network.nodes.slice(0, 2))
+  })
+
   it('a cheater that hangs up and redials after every 2 answers: trust belongs to its identity, not its connection', async () => {
     network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, { cheat: { kind: 'made-up' }, flapEveryTasks: 2 }] })
     await waitForModelNodes(openaiClient(network.coordinator.url, API_KEY), SYNTHETIC_MODEL, 3)

@@ -40,6 +40,8 @@ export interface Job {
   attempts: number
   /** Failures the line itself may be to blame for (non-retryable engine errors, refusals as invalid), by peer. */
   lineFailures: string[]
+  /** Checks of its answers that ended with the verifiers split. */
+  splitChecks: number
   flights: Set<Flight>
   /** Aborts the job's checks when it settles or is abandoned; made when a check starts. */
   abort?: AbortController
@@ -82,6 +84,7 @@ export function createJob (init: { key: string, owner: string, kind: TaskKindNam
     responseFormat: request?.responseFormat,
     attempts: 0,
     lineFailures: [],
+    splitChecks: 0,
     flights: new Set(),
     checking: false,
     replies: 0,

@@ -2,7 +2,7 @@ import { DriaError, RejectionCode, isDriaError } from '@dria/protocol'
 import type { Logger, TaskKindName, TaskRequest } from '@dria/protocol'
 import {
   BACKUP_FACTOR, DEFAULT_BACKUP_AFTER_MS, DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_WINDOW, DEFAULT_REALTIME_SHARE, DEFAULT_TASK_TIMEOUT_MS,
-  HELD_RECHECK_MS, UNTRUSTED_MAX_WINDOW
+  HELD_RECHECK_MS, MAX_SPLIT_CHECKS, UNTRUSTED_MAX_WINDOW
 } from '../constants.js'
 import { timeTaskRun } from '../metrics/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
@@ -121,6 +121,8 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   /** Jobs dispatched at least once and not settled (queued again, running, or being checked). */
   const live = new Map<string, Job>()
   const held = new Set<Held>()
+  /** Results being checked, by producer: an unproven node's count against its window. */
+  const inCheck = new Map<string, number>()
   const recordings = new Map<string, Set<Promise<void>>>()
   const listeners: SettledListener[] = []
   const recent = { realtime: 0, batch: 0 }
@@ -139,7 +141,15 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
 
   // ---- dispatch ----------------------------------------------------------------------------
 
-  /** Tasks `session` may hold now: its earned window, and less while its identity is unproven. */
+  /**
+   * Tasks `session` may hold now: its earned window, and less while its identity is unproven;
+   * an unproven node's results awaiting their check count too, so a liar that answers at once
+   * gets no more work than its checks keep up with.
+   */
+  function roomOf (session: NodeSession, window: number): number {
+    return trust.level(session.id) === 'new' ? window - (inCheck.get(session.id) ?? 0) : window
+  }
+
   function windowOf (session: NodeSession): number {
     const level = trust.level(session.id)
     if (level === 'quarantined') return 0
@@ -192,13 +202,13 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
   /** Fills `session` up to its window: targeted work (checks) first, then queued jobs, then backups. */
   function fill (session: NodeSession): void {
     if (stopped || !session.open) return
-    const limit = windowOf(session)
-    while (session.outstanding < limit) {
-      const check = targeted.get(session.id)?.shift()
-      if (check !== undefined) {
-        sendTargeted(session, check)
-        continue
-      }
+    // Checks go first, within the whole window: a node's own results awaiting checks must not
+    // hold up the checks it does for others (two unproven nodes would wait on each other).
+    const window = windowOf(session)
+    const checks = targeted.get(session.id)
+    while (session.outstanding < window && checks !== undefined && checks.length > 0) sendTargeted(session, checks.shift()!)
+    const room = roomOf(session, window)
+    while (session.outstanding < room) {
       const job = nextJob(session) ?? backupFor(session)
       if (job === undefined) return
       dispatch(job, session)
@@ -330,12 +340,19 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     job.abort ??= new AbortController()
     const signal = job.abort.signal
     let verdict
+    inCheck.set(producer.id, (inCheck.get(producer.id) ?? 0) + 1)
     try {
       verdict = await checker.check({ kind: job.kind, model: job.model, json: job.json, seed: job.seed, maxTokens: job.maxTokens, producer, outcome }, signal)
     } catch (err) {
       if (signal.aborted) return
       log.warn({ err, job: job.key }, 'check failed')
-      verdict = { verdict: 'inconclusive' as const }
+      verdict = { verdict: 'inconclusive' as const, split: false }
+    } finally {
+      const left = inCheck.get(producer.id)! - 1
+      if (left === 0) inCheck.delete(producer.id)
+      else inCheck.set(producer.id, left)
+      // Room again for the producer (after the verdict below has been applied).
+      setImmediate(() => fill(producer))
     }
     if (job.settled) return
     switch (verdict.verdict) {
@@ -363,6 +380,9 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
         return again(job)
       case 'inconclusive':
         job.checking = false
+        if (verdict.split && ++job.splitChecks >= MAX_SPLIT_CHECKS) {
+          return settleFailed(job, { code: 'verification_inconclusive', message: `Verifiers split without a majority on ${job.splitChecks} answers to this request: none could be verified.`, status: 500 })
+        }
         return again(job)
       case 'unavailable':
         if (init.acceptUnverified === true) {

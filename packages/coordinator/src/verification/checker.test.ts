@@ -119,7 +119,14 @@ describe('checker (scoring)', () => {
   it('a verifier that does not answer might have disagreed: no decision below the margin', async () => {
     const [producer, silent, honest] = await Promise.all([verifier('honest'), verifier('silent'), verifier('honest')])
     const verdict = await checkerOf([producer, silent, honest], fakeTrust()).check(subject(producer.session, 'good'), signal)
-    expect(verdict.verdict).toBe('inconclusive')
+    expect(verdict).toEqual({ verdict: 'inconclusive', split: false })
+  })
+
+  it('verifiers split evenly, none trusted: inconclusive and split, nobody struck', async () => {
+    const [producer, honest, colluder] = await Promise.all([verifier('honest'), verifier('honest'), verifier('fail')])
+    const trust = fakeTrust()
+    expect(await checkerOf([producer, honest, colluder], trust).check(subject(producer.session, 'good'), signal)).toEqual({ verdict: 'inconclusive', split: true })
+    expect(trust.strikes).toHaveLength(0)
   })
 
   it('nobody else serves the weights: unavailable', async () => {

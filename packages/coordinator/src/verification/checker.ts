@@ -27,8 +27,11 @@ export type CheckVerdict =
   | { verdict: 'fail', by: string[], reason: string }
   /** Failed by the only verifier there was: not proven (it may be the liar), so redone with a strike. */
   | { verdict: 'reject', by: string[], reason: string }
-  /** Verifiers disagreed without a clear majority: redo the line elsewhere, blame nobody. */
-  | { verdict: 'inconclusive' }
+  /**
+   * No decision: redo the line elsewhere, blame nobody. `split` when verifiers answered on both
+   * sides without a margin (not merely too few answered in time).
+   */
+  | { verdict: 'inconclusive', split: boolean }
   /** No node can check it now (none serves the same weights). */
   | { verdict: 'unavailable' }
 
@@ -183,7 +186,7 @@ export function createChecker (components: CheckerComponents): Checker {
       else fail += verdict.weight
       if (pass - fail >= VERDICT_MARGIN) break
     }
-    if (verdicts.length === 0) return { verdict: asked.size > 1 ? 'inconclusive' : 'unavailable' }
+    if (verdicts.length === 0) return asked.size > 1 ? { verdict: 'inconclusive', split: false } : { verdict: 'unavailable' }
     const lone = exhausted && silent === 0 && (pass === 0 || fail === 0)
     let passed: boolean
     if (pass - fail >= VERDICT_MARGIN || (lone && fail === 0)) passed = true
@@ -191,7 +194,7 @@ export function createChecker (components: CheckerComponents): Checker {
     else if (lone) {
       const against = verdicts.filter(v => !v.pass)
       return { verdict: 'reject', by: against.map(v => v.peer), reason: against[0].reason ?? 'verification failed' }
-    } else return { verdict: 'inconclusive' }
+    } else return { verdict: 'inconclusive', split: pass > 0 && fail > 0 }
     for (const v of verdicts) {
       if (v.pass !== passed) trust.strike(v.peer, `verdict on a result of ${subject.producer.id} overruled`)
     }
@@ -217,17 +220,17 @@ export function createChecker (components: CheckerComponents): Checker {
     const first = pickWeighted(eligible(subject, asked, sameEngine), s => trust.verifierWeight(s.id))
     if (first === undefined) return { verdict: 'unavailable' }
     const second = await runOn(first)
-    if (second === undefined) return { verdict: 'inconclusive' }
+    if (second === undefined) return { verdict: 'inconclusive', split: false }
     if (sameAnswer(second, subject.outcome.output)) return { verdict: 'pass', by: [first.id] }
     const tieBreaker = pickWeighted(eligible(subject, asked, sameEngine), s => trust.verifierWeight(s.id))
     const third = tieBreaker === undefined ? undefined : await runOn(tieBreaker)
-    if (third === undefined) return { verdict: 'inconclusive' }
+    if (third === undefined) return { verdict: 'inconclusive', split: false }
     if (sameAnswer(third, subject.outcome.output)) {
       trust.strike(first.id, `re-execution disagreed with two nodes on a result of ${subject.producer.id}`)
       return { verdict: 'pass', by: [tieBreaker!.id] }
     }
     if (sameAnswer(third, second)) return { verdict: 'fail', by: [first.id, tieBreaker!.id], reason: 'RE_EXECUTION_MISMATCH' }
-    return { verdict: 'inconclusive' }
+    return { verdict: 'inconclusive', split: true }
   }
 
   return {
