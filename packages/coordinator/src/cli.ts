@@ -18,9 +18,16 @@ interface StartOptions {
   maxFileBytes: number
   maxLines: number
   completionWindowSeconds?: number
+  publicUrl?: string
+  allowHttpWebhooks: boolean
   auditRate: number
   quarantineStrikes: number
   logLevel: string
+}
+
+function parseUrl (value: string): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new InvalidArgumentError('expected an http(s) URL')
+  return value
 }
 
 function parseShare (value: string): number {
@@ -54,6 +61,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--audit-rate <share>', 'share of greedy/seeded results re-executed on other nodes (0 to 1)', 'DRIA_AUDIT_RATE', DEFAULT_AUDIT_RATE).argParser(parseShare))
     .addOption(option('--quarantine-strikes <n>', 'proven wrong results after which a node gets no more work', 'DRIA_QUARANTINE_STRIKES', DEFAULT_QUARANTINE_STRIKES).argParser(parseInteger(1)))
     .addOption(option('--completion-window-seconds <n>', 'expire batches after this long instead of 24 h (testing)', 'DRIA_COMPLETION_WINDOW_SECONDS').argParser(parseInteger(1)))
+    .addOption(option('--public-url <url>', 'base URL clients reach the API at, for upload and download links (default: the listen address)', 'DRIA_PUBLIC_URL').argParser(parseUrl))
+    .addOption(option('--allow-http-webhooks', 'allow http:// webhook URLs and loopback/private targets (testing only; env: set to 1)', 'DRIA_ALLOW_HTTP_WEBHOOKS', false))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-coordinator', opts.logLevel)
@@ -68,6 +77,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
         apiKeys: opts.apiKeys,
         adminToken: opts.adminToken,
         plans: planLimits(opts),
+        publicUrl: opts.publicUrl,
+        webhooks: { allowInsecure: opts.allowHttpWebhooks },
         batches: { completionWindowSeconds: opts.completionWindowSeconds },
         scheduler: { auditRate: opts.auditRate },
         network: { quarantineStrikes: opts.quarantineStrikes }

@@ -4,7 +4,7 @@ import { createDiscovery, createDriaHost, createTaskClient } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
-import { DEFAULT_PLANS } from './accounts/index.js'
+import { DEFAULT_PLANS, loadOrCreateKeyring } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
 import { buildApp, createAuthenticator } from './api/index.js'
 import { createBatchService } from './batches/index.js'
@@ -35,6 +35,11 @@ export interface CoordinatorInit {
   adminToken?: string
   /** Plan limits; default DEFAULT_PLANS. */
   plans?: Record<PlanName, PlanLimits>
+  /**
+   * Base URL clients reach the API at (upload and download links). Default: the address it
+   * listens on.
+   */
+  publicUrl?: string
   batches?: BatchServiceInit
   scheduler?: SchedulerInit
   network?: NetworkViewInit
@@ -64,17 +69,23 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
+  const keyring = await loadOrCreateKeyring(join(init.dataDir, 'server-secret'))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
-  const webhooks = createWebhookSender({ logger }, init.webhooks)
+  const webhooks = createWebhookSender({ logger, secretOf: keyring.webhookSecret }, init.webhooks)
   const batches = createBatchService({ store, files, scheduler, network, webhooks, logger, metrics }, init.batches)
-  const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
-  const app = await buildApp({ host, network, files, uploads, batches, auth, store, metrics, logger }, { maxFileBytes })
+  const auth = createAuthenticator({ store, keyring, logger }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
+  let publicUrl = init.publicUrl?.replace(/\/+$/, '')
+  const app = await buildApp({ host, network, files, uploads, batches, auth, store, keyring, metrics, logger }, { maxFileBytes, publicUrl: () => publicUrl ?? '' })
 
   await network.start()
+  // Owners settled and leftovers swept before any batch resumes.
+  await auth.start()
+  await files.start()
   await uploads.start()
   await batches.start()
   const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
+  publicUrl ??= address
   logger.info({
     url: address,
     peerId: host.peerId.toString(),
@@ -88,6 +99,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      files.stop()
       uploads.stop()
       network.stop()
       await host.stop()

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto'
 import multipart from '@fastify/multipart'
 import { LogController, fastify } from 'fastify'
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Logger } from '@dria/protocol'
 import type { DriaHost } from '@dria/p2p'
+import type { Keyring } from '../accounts/index.js'
 import type { BatchService } from '../batches/index.js'
 import type { FileService, UploadSlots } from '../files/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
@@ -10,8 +12,9 @@ import type { Store } from '../store/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Authenticator } from './auth.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { DEFAULT_DOWNLOAD_URL_TTL_SECONDS, MAX_URL_PARAM_LENGTH } from './constants.js'
 import { registerDriaRoutes } from './dria-routes.js'
-import { errorBody, handleError } from './error-handler.js'
+import { errorBody, handleError, handleFrameworkError } from './error-handler.js'
 import { compileValidator } from './validation.js'
 import { registerBatchRoutes } from './batches-routes.js'
 import { registerFileRoutes } from './files-routes.js'
@@ -25,12 +28,20 @@ export interface AppComponents {
   batches: BatchService
   auth: Authenticator
   store: Store
+  keyring: Keyring
   metrics: CoordinatorMetrics | null
   logger: Logger
 }
 
 export interface AppInit {
   maxFileBytes: number
+  /**
+   * Base of the URLs the API hands out (upload URLs, result downloads): never taken from the
+   * client's Host header. Default: http://127.0.0.1 (the coordinator passes its listen address).
+   */
+  publicUrl?: () => string
+  /** How long a pre-signed result URL stays valid. Default 1 h. */
+  downloadUrlTtlSeconds?: number
 }
 
 /** The HTTP API, separate from listening so tests can `inject()`. */
@@ -39,18 +50,35 @@ export async function buildApp (components: AppComponents, init: AppInit): Promi
     loggerInstance: components.logger.child({ module: 'http' }) as FastifyBaseLogger,
     // Per-request lines would dominate the log at batch rates; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1024 * 1024
+    bodyLimit: 1024 * 1024,
+    // Ids of any length reach the routes, which answer an unknown id with the usual 404.
+    routerOptions: { maxParamLength: MAX_URL_PARAM_LENGTH },
+    genReqId: () => `req_${randomBytes(16).toString('hex')}`,
+    frameworkErrors: handleFrameworkError
   })
   app.setValidatorCompiler(compileValidator)
+  // OpenAI's Python SDK sends `content-type: application/json` with an empty body on DELETE
+  // and on POST …/cancel: an empty JSON body is no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if ((body as string).trim() === '') done(null, undefined)
+    else parseJson(request, body as string, done)
+  })
   await app.register(multipart, { limits: { fileSize: init.maxFileBytes, files: 1, fields: 10 } })
+  app.addHook('onRequest', async (request, reply) => { void reply.header('x-request-id', request.id) })
   app.setErrorHandler(handleError)
   app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(errorBody(404, 'not_found', `Unknown route ${request.method} ${request.url}.`))
+    void reply.status(404).send(errorBody(404, 'not_found', `Unknown route ${request.method} ${request.url.slice(0, 200)}.`))
   })
+  const links = {
+    publicUrl: init.publicUrl ?? (() => 'http://127.0.0.1'),
+    ttlSeconds: init.downloadUrlTtlSeconds ?? DEFAULT_DOWNLOAD_URL_TTL_SECONDS
+  }
   registerNetworkRoutes(app, components)
   registerFileRoutes(app, components)
   registerBatchRoutes(app, components)
-  registerAdminRoutes(app, { keys: components.store.keys, auth: components.auth })
-  registerDriaRoutes(app, components)
+  registerAdminRoutes(app, { keys: components.store.keys, auth: components.auth, keyring: components.keyring })
+  registerDriaRoutes(app, { ...components, links })
   return app
 }

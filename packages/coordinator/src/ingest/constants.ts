@@ -2,9 +2,17 @@
 export const MAX_LINE_BYTES = 1024 * 1024
 /** OpenAI limits `custom_id` to 512 characters. */
 export const MAX_CUSTOM_ID_LENGTH = 512
+/** Deepest JSON nesting of a line; deeper requests are refused (deep values overflow stacks downstream). */
+export const MAX_JSON_DEPTH = 64
 /** Validation errors kept in the summary; the rest are only counted. */
 export const DEFAULT_MAX_ERRORS = 100
 /** Tasks handed to `onTasks` per call. */
 export const TASK_CHUNK_SIZE = 1_000
 /** Bytes read from the file per read; lines are split out of each read synchronously. */
 export const READ_CHUNK_BYTES = 256 * 1024
+/** Custom-id entries (24 bytes each) kept in memory before they are spread over files. */
+export const ID_LEDGER_MEMORY_ENTRIES = 65_536
+/** Files the custom-id entries of a large input are spread over (a power of two). */
+export const ID_LEDGER_PARTITIONS = 64
+/** Inputs at least this large are validated in a worker thread, beside the LevelDB writes. */
+export const WORKER_MIN_BYTES = 8 * 1024 * 1024

@@ -12,7 +12,7 @@ export { TaskStore } from './task-store.js'
 export { RecordStore } from './record-store.js'
 export { PeerBook } from './peer-book.js'
 export type { KnownPeer } from './peer-book.js'
-export type { ListOptions } from './record-store.js'
+export type { ListOptions, RecordStoreInit } from './record-store.js'
 
 export interface Store {
   files: RecordStore<FileRecord>
@@ -33,9 +33,11 @@ export async function openStore (dataDir: string): Promise<Store> {
   await mkdir(filesDir, { recursive: true })
   const db = new Level<string, unknown>(join(dataDir, 'db'), { valueEncoding: 'json' })
   await db.open()
+  const batches = new RecordStore<BatchRecord>(db, 'batches', { ref: batch => batch.input_file_id })
+  await batches.ensureRefIndex()
   return {
     files: new RecordStore<FileRecord>(db, 'files'),
-    batches: new RecordStore<BatchRecord>(db, 'batches'),
+    batches,
     uploads: new RecordStore<UploadSlot>(db, 'uploads'),
     tasks: new TaskStore(db),
     keys: new KeyStore(db),

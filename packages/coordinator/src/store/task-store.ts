@@ -20,12 +20,15 @@ export class TaskStore {
     this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
   }
 
-  /** Inserts new pending rows (ingest). */
+  /**
+   * Inserts new rows (ingest): pending ones, and lines already failed at ingest (an invalid
+   * request body), which never enter the pending index.
+   */
   async insert (rows: TaskRow[]): Promise<void> {
     const ops: BatchOp[] = []
     for (const row of rows) {
       ops.push({ type: 'put', sublevel: this.#rows, key: taskKey(row.batchId, row.index), value: row })
-      ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
+      if (row.state === 'pending') ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
     }
     await this.#db.batch(ops)
   }
