@@ -170,11 +170,11 @@ describe.runIf(existsSync(join(SHARED_MODELS_DIR, `${MODEL}.gguf`)))('coordinato
 
   it('dria batch exits non-zero and prints the line errors of an invalid file', async () => {
     const input = join(dir.path, 'broken.jsonl')
-    await writeFile(input, '{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"' + MODEL + '","messages":[]}}\n')
+    await writeFile(input, '{"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"' + MODEL + '","messages":[]}}\n')
     const run = promisify(execFile)(process.execPath, [BINARIES.cli, 'batch', input, '-o', join(dir.path, 'never.jsonl'), '--poll-ms', '100'], {
       env: { ...process.env, DRIA_URL: coordinator.url, DRIA_API_KEY: API_KEY }
     })
-    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('line 1: invalid_request_body') })
+    await expect(run).rejects.toMatchObject({ code: 1, stderr: expect.stringContaining('line 1: invalid_url') })
   })
 
   it('accepts a chunked multipart upload without a length, with any filename', async () => {
