@@ -176,9 +176,9 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
   }, async (request) => {
     const { keyId } = await auth.authenticate(request)
     const fileId = request.query.file_id
+    await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
     const batch = await batchOfFile(keyId, fileId)
     if (batch !== undefined) return jobOf(fileId, batch)
-    await files.get(keyId, fileId) // 404 when the file is unknown (or not the caller's)
     return { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
   })
 
