@@ -1,7 +1,7 @@
 /** How long a pre-signed result URL (`result_url`, `error_url`) stays valid. */
 export const DEFAULT_DOWNLOAD_URL_TTL_SECONDS = 3600
-/** Longest path parameter routed (ids); longer URLs are refused by Node itself. */
-export const MAX_URL_PARAM_LENGTH = 8192
+/** Longest path parameter routed (ids): more than a URL can carry (Node caps headers at 16 KiB). */
+export const MAX_URL_PARAM_LENGTH = 65_536
 /** OpenAI's page size limits: batches 1–100 (default 20), files 1–10,000 (default 10,000). */
 export const MAX_BATCH_PAGE = 100
 export const MAX_FILE_PAGE = 10_000
