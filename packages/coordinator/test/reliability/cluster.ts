@@ -43,7 +43,9 @@ export async function startCluster (options: { apiKeys: string[], nodes?: number
   let coordinator: CoordinatorProcess | undefined
   const nodes: NodeProcess[] = []
   const boot = async (): Promise<CoordinatorProcess> => await startCoordinatorProcess({
-    dataDir, apiKeys: options.apiKeys, args: ['--p2p-port', String(p2pPort), ...(options.args ?? [])], env: options.env
+    dataDir, apiKeys: options.apiKeys, args: ['--p2p-port', String(p2pPort), ...(options.args ?? [])], env: options.env,
+    // DRIA_RELIABILITY_ECHO=1 shows the coordinator's log (debugging a failed run).
+    echo: process.env.DRIA_RELIABILITY_ECHO === '1'
   })
   const waitForNodes = async (): Promise<void> => {
     for (let i = 0; i < 300; i++) {
