@@ -6,8 +6,10 @@ export const MAX_CUSTOM_ID_LENGTH = 512
 export const MAX_JSON_DEPTH = 64
 /** Validation errors kept in the summary; the rest are only counted. */
 export const DEFAULT_MAX_ERRORS = 100
-/** Tasks handed to `onTasks` per call. */
+/** Tasks handed to `onTasks` per call, at most. */
 export const TASK_CHUNK_SIZE = 1_000
+/** Bytes of request bodies per `onTasks` call, at most: a chunk of 1 MiB lines stays small too. */
+export const TASK_CHUNK_BYTES = 4 * 1024 * 1024
 /** Bytes read from the file per read; lines are split out of each read synchronously. */
 export const READ_CHUNK_BYTES = 256 * 1024
 /** Custom-id entries (24 bytes each) kept in memory before they are spread over files. */

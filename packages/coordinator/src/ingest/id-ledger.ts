@@ -176,18 +176,21 @@ export function createIdLedger (init: { scratchDir: string }): IdLedger {
     for (const [p, buffer] of full) await write(p, buffer)
   }
 
-  async function partitions (): Promise<Buffer[]> {
-    if (memory !== undefined) return [memory.bytes.subarray(0, memory.used)]
+  /** The entries, one partition at a time: only one is in memory at once. */
+  async function * partitions (): AsyncGenerator<Buffer> {
+    if (memory !== undefined) {
+      yield memory.bytes.subarray(0, memory.used)
+      return
+    }
     await flush()
     const state = spilled!
     for (const [p, buffer] of state.buffers.entries()) if (buffer.used > 0) await write(p, buffer)
     await Promise.all(state.files.map(async f => await f?.close()))
     state.files.fill(undefined)
-    const out: Buffer[] = []
+    state.buffers = []
     for (let p = 0; p < ID_LEDGER_PARTITIONS; p++) {
-      out.push(await readFile(join(init.scratchDir, `ids-${p}`)).catch(() => Buffer.alloc(0)))
+      yield await readFile(join(init.scratchDir, `ids-${p}`)).catch(() => Buffer.alloc(0))
     }
-    return out
   }
 
   return {
@@ -211,7 +214,7 @@ export function createIdLedger (init: { scratchDir: string }): IdLedger {
       const kept: Array<Entry & { firstOf: number, firstEntry: Entry }> = []
       let unconfirmed = 0
       // One partition's buffer at a time: the others are on disk.
-      for (const bytes of await partitions()) {
+      for await (const bytes of partitions()) {
         const { first, candidates, extra } = candidatesIn(bytes, limit)
         unconfirmed += extra
         for (const c of candidates) kept.push({ ...c, firstEntry: first.get(c.key)! })

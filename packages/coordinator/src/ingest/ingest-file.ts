@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { isDriaError } from '@dria/protocol'
 import { DEFAULT_MAX_LINES_PER_FILE } from '../constants.js'
-import { DEFAULT_MAX_ERRORS, MAX_LINE_BYTES, TASK_CHUNK_SIZE } from './constants.js'
+import { DEFAULT_MAX_ERRORS, MAX_LINE_BYTES, TASK_CHUNK_BYTES, TASK_CHUNK_SIZE } from './constants.js'
 import { createIdLedger } from './id-ledger.js'
 import { createLineParser } from './line-parser.js'
 import { readLineAt, readLines } from './line-reader.js'
@@ -18,7 +18,7 @@ const ENCODING_MESSAGES = {
 
 /**
  * Validates and normalizes a JSONL batch input file in one streaming pass. Lines reach
- * `onTasks` in chunks of about 1,000, each awaited before more of the file is read; a line
+ * `onTasks` in chunks of up to 1,000 (or 4 MiB), each awaited before more of the file is read; a line
  * whose request body is invalid comes with its `failure` (it is answered with a 400, the
  * others run). File-level problems (a line that is not JSON, lacks its custom_id, names another
  * url, repeats an id…) make the file invalid: after the first one no more tasks are handed out
@@ -38,10 +38,12 @@ export async function ingestFile (path: string, options: IngestOptions, onTasks:
   let tasks = 0
   let failed = 0
   let pending: TaskSpec[] = []
+  let pendingBytes = 0
 
   function fail (line: number, code: string, message: string, param: string | null): void {
     errorCount++
     pending = []
+    pendingBytes = 0
     if (errors.length < maxErrors) errors.push({ line, code, message, param })
   }
 
@@ -52,9 +54,14 @@ export async function ingestFile (path: string, options: IngestOptions, onTasks:
     return false
   }
 
-  async function handOut (minimum: number): Promise<void> {
-    while (pending.length > 0 && pending.length >= minimum) {
-      await onTasks(pending.splice(0, TASK_CHUNK_SIZE))
+  /** Hands out chunks of TASK_CHUNK_SIZE tasks (or TASK_CHUNK_BYTES of bodies); with `all`, the rest too. */
+  async function handOut (all: boolean): Promise<void> {
+    while (pending.length > 0 && (all || pending.length >= TASK_CHUNK_SIZE || pendingBytes >= TASK_CHUNK_BYTES)) {
+      let count = 0
+      let bytes = 0
+      while (count < pending.length && count < TASK_CHUNK_SIZE && bytes < TASK_CHUNK_BYTES) bytes += pending[count++].body.length
+      pendingBytes -= bytes
+      await onTasks(pending.splice(0, count))
       options.signal?.throwIfAborted()
     }
   }
@@ -79,7 +86,10 @@ export async function ingestFile (path: string, options: IngestOptions, onTasks:
         } else {
           failed++
         }
-        if (errorCount === 0) pending.push(task)
+        if (errorCount === 0) {
+          pending.push(task)
+          pendingBytes += task.body.length
+        }
         return true
       },
       tooLong (line) {
@@ -96,10 +106,10 @@ export async function ingestFile (path: string, options: IngestOptions, onTasks:
       signal: options.signal,
       afterChunk: async () => {
         await ledger.flush()
-        await handOut(TASK_CHUNK_SIZE)
+        await handOut(false)
       }
     })
-    await handOut(1)
+    await handOut(true)
 
     const { duplicates, count: duplicateCount } = await ledger.duplicates(maxErrors, async (first, later) => {
       const [a, b] = await Promise.all([readLineAt(path, first), readLineAt(path, later)])

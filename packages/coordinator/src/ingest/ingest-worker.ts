@@ -5,6 +5,8 @@ import type { IngestOptions, IngestSummary, TaskSpec } from './types.js'
 
 /** Chunks the worker may hand over before the first of them is written. */
 const AHEAD = 3
+const WORKER_YOUNG_GENERATION_MB = 8
+const WORKER_OLD_GENERATION_MB = 96
 
 type FromWorker =
   | { type: 'tasks', tasks: TaskSpec[] }
@@ -21,7 +23,12 @@ interface Job { path: string, options: Omit<IngestOptions, 'signal'> }
 export async function ingestInWorker (path: string, options: IngestOptions, onTasks: (tasks: TaskSpec[]) => Promise<void>): Promise<IngestSummary> {
   const { signal, ...rest } = options
   signal?.throwIfAborted()
-  const worker = new Worker(new URL(import.meta.url), { workerData: { path, options: rest } satisfies Job })
+  const worker = new Worker(new URL(import.meta.url), {
+    workerData: { path, options: rest } satisfies Job,
+    // Its garbage is short-lived: small generations keep its memory small (it needs a few
+    // chunks of at most 4 MiB of bodies at a time).
+    resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MB }
+  })
   try {
     return await new Promise<IngestSummary>((resolve, reject) => {
       let chain = Promise.resolve()

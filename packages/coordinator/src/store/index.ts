@@ -32,8 +32,9 @@ export async function openStore (dataDir: string): Promise<Store> {
   const filesDir = join(dataDir, 'files')
   await mkdir(filesDir, { recursive: true })
   // A larger write buffer than LevelDB's 4 MB: splitting a large file writes millions of rows,
-  // and fewer, larger level-0 tables mean far less compaction work (~1.5x the rows/s measured).
-  const db = new Level<string, unknown>(join(dataDir, 'db'), { valueEncoding: 'json', writeBufferSize: 32 * 1024 * 1024, maxFileSize: 8 * 1024 * 1024 })
+  // and fewer, larger level-0 tables mean much less compaction work. 16 MB: two of them (one
+  // being flushed) are part of the coordinator's peak memory.
+  const db = new Level<string, unknown>(join(dataDir, 'db'), { valueEncoding: 'json', writeBufferSize: 16 * 1024 * 1024, maxFileSize: 8 * 1024 * 1024 })
   await db.open()
   const batches = new RecordStore<BatchRecord>(db, 'batches', { ref: batch => batch.input_file_id })
   await batches.ensureRefIndex()
