@@ -13,6 +13,8 @@ import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
 import type { BatchError, BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
+import { createDeferredIndex } from './deferred-index.js'
+import type { DeferredIndex } from './deferred-index.js'
 
 export interface CreateBatchParams {
   input_file_id: string
@@ -157,8 +159,9 @@ export function createBatchService (components: { store: Store, files: FileServi
    * Streams the input file into task rows: pending ones, and lines whose body is invalid already
    * failed. Up to two chunk writes are in flight while the next chunk is parsed: LevelDB writes
    * on its own thread, so parsing need not wait. Large files are parsed in a worker thread.
+   * The pending rows are noted in `pending`, to be indexed once all rows are written.
    */
-  async function split (batch: BatchRecord): Promise<IngestSummary> {
+  async function split (batch: BatchRecord, pending: DeferredIndex): Promise<IngestSummary> {
     const kind = kindOfEndpoint(batch.endpoint)!
     const path = files.pathOf(batch.input_file_id)
     const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
@@ -172,8 +175,10 @@ export function createBatchService (components: { store: Store, files: FileServi
         servedModels: network.models().map(m => m.name),
         scratchDir: files.tempPath()
       }, async (tasks) => {
-        const write = store.tasks.insert(tasks.map(task => rowOf(batch, task, index++, kind)))
+        const rows = tasks.map(task => rowOf(batch, task, index++, kind))
+        const write = store.tasks.insert(rows, { indexPending: false })
         write.catch(() => {}) // observed below; a failure surfaces at the next await
+        for (const row of rows) if (row.state === 'pending') await pending.add(row.model, row.index)
         metrics?.ingestedLines.inc(tasks.length)
         writes.push(write)
         if (writes.length >= 2) await writes.shift()
@@ -195,13 +200,18 @@ export function createBatchService (components: { store: Store, files: FileServi
     if (await store.files.get(batch.input_file_id) === undefined) {
       return await fail(batch, [{ code: 'invalid_request', message: `Cannot find file ${batch.input_file_id}.`, param: 'input_file_id', line: null }])
     }
+    const pending = createDeferredIndex({ tasks: store.tasks }, { batchId: batch.id, path: files.tempPath() })
     let summary: IngestSummary
     try {
-      summary = await split(batch)
+      summary = await split(batch, pending)
+      // A cancelled batch never queues its rows: they are failed as they are.
+      if (summary.errorCount === 0 && batch.status !== 'cancelling') await pending.write()
     } catch (err) {
       // The input vanished (deleted meanwhile) or could not be read: the batch cannot run.
       log.warn({ batchId: batch.id, err }, 'input file unreadable')
       return await fail(batch, [{ code: 'invalid_file', message: 'The input file could not be read.', param: 'input_file_id', line: null }])
+    } finally {
+      await pending.discard()
     }
     // An invalid file fails even if a cancel came meanwhile: only its lines before the first
     // error were split into tasks, so cancelling those would leave the rest in no file.

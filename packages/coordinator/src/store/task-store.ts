@@ -22,15 +22,26 @@ export class TaskStore {
 
   /**
    * Inserts new rows (ingest): pending ones, and lines already failed at ingest (an invalid
-   * request body), which never enter the pending index.
+   * request body), which never enter the pending index. With `indexPending: false` the pending
+   * rows are not indexed yet: `indexPending` does it later (see there).
    */
-  async insert (rows: TaskRow[]): Promise<void> {
+  async insert (rows: TaskRow[], options: { indexPending?: boolean } = {}): Promise<void> {
     const ops: BatchOp[] = []
     for (const row of rows) {
       ops.push({ type: 'put', sublevel: this.#rows, key: taskKey(row.batchId, row.index), value: row })
-      if (row.state === 'pending') ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
+      if (row.state === 'pending' && options.indexPending !== false) ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
     }
     await this.#db.batch(ops)
+  }
+
+  /**
+   * Adds pending rows inserted with `indexPending: false` to the pending index. Writing a large
+   * file's rows first and its index after keeps each pass's keys in one ascending run, which
+   * LevelDB stores without rewriting what it already has (interleaved, every flush overlaps all
+   * earlier rows and compaction rewrites them again and again).
+   */
+  async indexPending (entries: Array<{ batchId: string, model: string, index: number }>): Promise<void> {
+    await this.#db.batch(entries.map(e => ({ type: 'put' as const, sublevel: this.#pending, key: pendingKey(e.batchId, e.model, e.index), value: '' })))
   }
 
   async get (batchId: string, index: number): Promise<TaskRow | undefined> {
