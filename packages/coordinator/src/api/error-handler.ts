@@ -1,4 +1,4 @@
-import { isDriaError } from '@dria/protocol'
+import { isDriaError, jsonTypeName } from '@dria/protocol'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ERROR_STATUS, LimitError } from '../errors.js'
 
@@ -33,15 +33,6 @@ interface AjvError {
   data?: unknown
 }
 
-/** OpenAI's words for a JSON value's type. */
-function typeName (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal'
-  if (typeof value === 'object') return 'an object'
-  return `a ${typeof value}`
-}
-
 const EXPECTED: Readonly<Record<string, string>> = { string: 'a string', integer: 'an integer', number: 'a decimal', boolean: 'a boolean', object: 'an object', array: 'an array' }
 
 function expectedType (type: unknown): string {
@@ -65,7 +56,7 @@ export function validationError (first: AjvError | undefined, context: string | 
       return { code: 'unknown_parameter', message: `Unknown parameter: '${name}'.`, param: name }
     }
     case 'type':
-      return { code: 'invalid_type', message: `Invalid type for '${path}': expected ${expectedType(p.type)}, but got ${typeName(first.data)} instead.`, param }
+      return { code: 'invalid_type', message: `Invalid type for '${path}': expected ${expectedType(p.type)}, but got ${jsonTypeName(first.data)} instead.`, param }
     case 'enum': {
       const supported = (p.allowedValues as unknown[]).map(v => `'${String(v)}'`).join(', ')
       return { code: 'invalid_value', message: `Invalid value: '${String(first.data)}'. Supported values are: ${supported}.`, param }

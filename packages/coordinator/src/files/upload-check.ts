@@ -37,7 +37,6 @@ export async function checkBatchUpload (path: string): Promise<void> {
 
 /** Control characters (and bidi overrides that disguise names) removed, length capped. */
 export function cleanFilename (name: string, fallback = 'upload.jsonl'): string {
-  // eslint-disable-next-line no-control-regex
   const cleaned = name.replace(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g, '').trim()
   const capped = [...cleaned].slice(0, MAX_FILENAME_LENGTH).join('')
   return capped === '' ? fallback : capped

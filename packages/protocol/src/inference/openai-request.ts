@@ -48,8 +48,8 @@ function isObject (value: unknown): value is Body {
 
 const isSet = (value: unknown): boolean => value !== undefined && value !== null
 
-/** OpenAI's words for a JSON value's type in its error messages. */
-function typeName (value: unknown): string {
+/** OpenAI's words for a JSON value's type in its error messages ("an integer", "a string"…). */
+export function jsonTypeName (value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'an array'
   if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a decimal'
@@ -77,7 +77,7 @@ export function missingParameter (param: string): DriaError {
 }
 
 export function invalidType (param: string, expected: string, value: unknown): DriaError {
-  return fail('invalid_type', param, `Invalid type for '${param}': expected ${expected}, but got ${typeName(value)} instead.`)
+  return fail('invalid_type', param, `Invalid type for '${param}': expected ${expected}, but got ${jsonTypeName(value)} instead.`)
 }
 
 export function invalidValue (param: string, value: unknown, supported: readonly unknown[]): DriaError {
