@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import type { DriaError } from '@dria/protocol'
 import type { Keyring } from '../accounts/index.js'
 import { toBatchObject } from '../batches/index.js'
 import type { BatchService } from '../batches/index.js'
@@ -152,10 +153,13 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
     const { keyId, limits } = await auth.authenticate(request)
     const { id, model, endpoint = '/v1/chat/completions' } = request.body
     await files.get(keyId, id) // someone else's file is a 404, exactly like an unknown one
+    // Taken before anything is awaited: simultaneous calls for one file cannot both pass.
     const lock = `${keyId}\x00${id}`
-    if (starting.has(lock) || await batchOfFile(keyId, id) !== undefined) throw apiError('batch_wrong_status', `File '${id}' is already being processed.`)
+    const processing = (): DriaError => apiError('batch_wrong_status', `File '${id}' is already being processed.`)
+    if (starting.has(lock)) throw processing()
     starting.add(lock)
     try {
+      if (await batchOfFile(keyId, id) !== undefined) throw processing()
       const batch = await batches.create(keyId, {
         input_file_id: id,
         endpoint,
