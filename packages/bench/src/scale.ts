@@ -10,7 +10,9 @@
 import { createReadStream, createWriteStream, existsSync } from 'node:fs'
 import { readFile, rm, stat } from 'node:fs/promises'
 import { once } from 'node:events'
+import { request } from 'node:http'
 import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { DriaClient } from '@dria/cli'
 import { createLogger } from '@dria/protocol'
@@ -53,9 +55,45 @@ async function parseBaseline (path: string): Promise<number> {
   return (performance.now() - started) / 1000
 }
 
+/**
+ * A multipart upload streamed from disk with a known length (fetch's FormData buffers a
+ * multi-GiB Blob and crawls).
+ */
+async function upload (baseUrl: string, path: string): Promise<{ id: string }> {
+  const boundary = `dria-bench-${Date.now()}`
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="input.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`
+  const tail = `\r\n--${boundary}--\r\n`
+  const { size } = await stat(path)
+  return await new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}/v1/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': Buffer.byteLength(head) + size + Buffer.byteLength(tail) }
+    }, res => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      res.on('end', () => { res.statusCode === 200 ? resolve(JSON.parse(text) as { id: string }) : reject(new Error(`upload: ${res.statusCode ?? 0} ${text}`)) })
+    })
+    req.on('error', reject)
+    req.write(head)
+    pipeline(createReadStream(path), async function * (source) { yield * source; yield Buffer.from(tail) }, req).catch(reject)
+  })
+}
+
 async function peakRssMb (pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
+}
+
+/** Samples the process's anonymous and file-backed resident memory; `stop` gives the peaks (MB). */
+function sampleRss (pid: number): { stop: () => { anon: number, file: number } } {
+  const peak = { anon: 0, file: 0 }
+  const timer = setInterval(() => {
+    readFile(`/proc/${pid}/status`, 'utf8').then(status => {
+      peak.anon = Math.max(peak.anon, Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
+      peak.file = Math.max(peak.file, Number(/RssFile:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
+    }).catch(() => {})
+  }, 250)
+  return { stop: () => { clearInterval(timer); return peak } }
 }
 
 /** One file through a fresh coordinator: upload, then validate + split until the batch runs. */
@@ -70,8 +108,9 @@ async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row>
     const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
     for (let i = 0; i < 100 && (await api.models()).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
     const idle = await peakRssMb(coordinator.child.pid!)
+    const sampler = sampleRss(coordinator.child.pid!)
     const uploadStart = performance.now()
-    const file = await api.uploadFile(input)
+    const file = await upload(coordinator.url, input)
     const uploadSeconds = (performance.now() - uploadStart) / 1000
     const created = await api.createBatch({ input_file_id: file.id, endpoint: '/v1/chat/completions' })
     const createdAt = Date.now()
@@ -81,6 +120,7 @@ async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row>
     const batch = await api.getBatch(created.id)
     if (batch.status !== 'in_progress' || batch.request_counts.total !== lines) throw new Error(`batch is ${batch.status} with ${batch.request_counts.total} tasks`)
     const peak = await peakRssMb(coordinator.child.pid!)
+    const { anon, file: fileBacked } = sampler.stop()
     const mb = size / 1024 ** 2
     return {
       lines,
@@ -90,7 +130,7 @@ async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row>
       'validate + split s': splitSeconds,
       'lines/s': lines / splitSeconds,
       'vs baseline': `${(splitSeconds / baseline).toFixed(2)}×`,
-      'peak RSS MB': `${peak.toFixed(0)} (idle ${idle.toFixed(0)})`,
+      'peak RSS MB': `${peak.toFixed(0)} (idle ${idle.toFixed(0)}; anon ${anon.toFixed(0)}, file-backed ${fileBacked.toFixed(0)})`,
       targets: `${peak <= TARGET_RSS_MB ? 'ok' : 'OVER'} ≤ ${TARGET_RSS_MB} MB, ${lines / splitSeconds >= TARGET_LINES_PER_SECOND ? 'ok' : 'UNDER'} ≥ ${TARGET_LINES_PER_SECOND.toLocaleString('en-US')}/s`
     }
   } finally {

@@ -53,7 +53,7 @@ const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired
 export function toBatchObject (record: BatchRecord): BatchObject {
   const {
     owner: _owner, webhookUrl: _webhook, webhookDelivered: _delivered, models: _models, maxLines: _maxLines,
-    validated: _validated, outputExpiresAfterSeconds: _expiresAfter, ...object
+    validated: _validated, outputExpiresAfterSeconds: _expiresAfter, resultFileIds: _resultFileIds, ...object
   } = record
   const { input_tokens, output_tokens, total_tokens } = record.usage
   return {
@@ -70,7 +70,8 @@ function batchModel (models: string[]): string | null {
 
 const now = (): number => Math.floor(Date.now() / 1000)
 
-function deferred (): { promise: Promise<void>, resolve: () => void } {
+/** A promise and the function that resolves it. */
+function latch (): { promise: Promise<void>, resolve: () => void } {
   let resolve = (): void => {}
   const promise = new Promise<void>(r => { resolve = r })
   return { promise, resolve }
@@ -178,7 +179,8 @@ export function createBatchService (components: { store: Store, files: FileServi
         const rows = tasks.map(task => rowOf(batch, task, index++, kind))
         const write = store.tasks.insert(rows, { indexPending: false })
         write.catch(() => {}) // observed below; a failure surfaces at the next await
-        for (const row of rows) if (row.state === 'pending') await pending.add(row.model, row.index)
+        for (const row of rows) if (row.state === 'pending') pending.add(row.model, row.index)
+        await pending.flush()
         metrics?.ingestedLines.inc(tasks.length)
         writes.push(write)
         if (writes.length >= 2) await writes.shift()
@@ -439,10 +441,10 @@ export function createBatchService (components: { store: Store, files: FileServi
           track(notify(batch))
           continue
         }
-        const recounted = deferred()
+        const recounted = latch()
         recounting.set(batch.id, recounted.promise)
         void recounted.promise.then(() => recounting.delete(batch.id))
-        const activated = deferred()
+        const activated = latch()
         track(resume(batch, { recounted: recounted.resolve, turn, activated: activated.resolve }))
         turn = activated.promise
       }

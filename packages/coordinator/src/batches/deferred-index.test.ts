@@ -32,7 +32,8 @@ describe('deferred pending index', () => {
     for (let start = 0; start < count; start += 1000) {
       const chunk = rows.slice(start, start + 1000)
       await store.tasks.insert(chunk, { indexPending: false })
-      for (const row of chunk) if (row.state === 'pending') await deferred.add(row.model, row.index)
+      for (const row of chunk) if (row.state === 'pending') deferred.add(row.model, row.index)
+      await deferred.flush()
     }
     expect(await store.tasks.pendingRows('batch_d', 'm-a', 10)).toEqual([])
     await deferred.write()

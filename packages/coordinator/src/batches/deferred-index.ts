@@ -10,7 +10,9 @@ const WRITE_ENTRIES = 4_096
 
 export interface DeferredIndex {
   /** Notes a pending row of the batch (rows come in index order). */
-  add(model: string, index: number): Promise<void>
+  add(model: string, index: number): void
+  /** Writes what `add` noted to the scratch file (awaited per chunk, so memory stays bounded). */
+  flush(): Promise<void>
   /** Writes every noted row into the pending index. */
   write(): Promise<void>
   /** Deletes the scratch file. */
@@ -28,17 +30,19 @@ export function createDeferredIndex (components: { tasks: TaskStore }, init: { b
   let file: FileHandle | undefined
   let buffer = Buffer.allocUnsafe(BUFFER_ENTRIES * ENTRY_BYTES)
   let used = 0
+  /** Full buffers waiting for `flush`. */
+  let full: Buffer[] = []
 
   async function flush (): Promise<void> {
-    if (used === 0) return
+    if (full.length === 0) return
     file ??= await open(init.path, 'w+')
-    await file.write(buffer, 0, used)
-    buffer = Buffer.allocUnsafe(BUFFER_ENTRIES * ENTRY_BYTES)
-    used = 0
+    const buffers = full
+    full = []
+    for (const b of buffers) await file.write(b)
   }
 
   return {
-    async add (model, index) {
+    add (model, index) {
       let number = modelNumbers.get(model)
       if (number === undefined) {
         number = models.push(model) - 1
@@ -47,9 +51,15 @@ export function createDeferredIndex (components: { tasks: TaskStore }, init: { b
       buffer.writeUInt32LE(index, used)
       buffer.writeUInt16LE(number, used + 4)
       used += ENTRY_BYTES
-      if (used === buffer.length) await flush()
+      if (used === buffer.length) {
+        full.push(buffer)
+        buffer = Buffer.allocUnsafe(BUFFER_ENTRIES * ENTRY_BYTES)
+        used = 0
+      }
     },
+    flush,
     async write () {
+      await flush()
       const tail = buffer.subarray(0, used)
       const entries: Array<{ batchId: string, model: string, index: number }> = []
       const take = async (bytes: Buffer): Promise<void> => {
