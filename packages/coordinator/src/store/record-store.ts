@@ -1,5 +1,5 @@
 import type { BatchOp, Db, Sublevel } from './db.js'
-import { prefixRange } from './keys.js'
+import { INDEX_VALUE, prefixRange } from './keys.js'
 
 export interface ListOptions {
   /** Page after this id (in the listing order). */
@@ -40,11 +40,11 @@ export class RecordStore<T extends { id: string, owner: string }> {
 
   #indexOps (record: T, owner: string, type: 'put' | 'del'): BatchOp[] {
     const ops: BatchOp[] = [type === 'put'
-      ? { type, sublevel: this.#byOwner, key: `${owner}\x00${record.id}`, value: '' }
+      ? { type, sublevel: this.#byOwner, key: `${owner}\x00${record.id}`, value: INDEX_VALUE }
       : { type, sublevel: this.#byOwner, key: `${owner}\x00${record.id}` }]
     if (this.#ref !== undefined) {
       const key = `${owner}\x00${this.#ref(record)}\x00${record.id}`
-      ops.push(type === 'put' ? { type, sublevel: this.#byRef, key, value: '' } : { type, sublevel: this.#byRef, key })
+      ops.push(type === 'put' ? { type, sublevel: this.#byRef, key, value: INDEX_VALUE } : { type, sublevel: this.#byRef, key })
     }
     return ops
   }

@@ -1,6 +1,6 @@
 import { DriaError } from '@dria/protocol'
 import type { BatchOp, Db, Sublevel } from './db.js'
-import { indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
+import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
 import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
 
 /**
@@ -29,7 +29,7 @@ export class TaskStore {
     const ops: BatchOp[] = []
     for (const row of rows) {
       ops.push({ type: 'put', sublevel: this.#rows, key: taskKey(row.batchId, row.index), value: row })
-      if (row.state === 'pending' && options.indexPending !== false) ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
+      if (row.state === 'pending' && options.indexPending !== false) ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: INDEX_VALUE })
     }
     await this.#db.batch(ops)
   }
@@ -41,7 +41,7 @@ export class TaskStore {
    * earlier rows and compaction rewrites them again and again).
    */
   async indexPending (entries: Array<{ batchId: string, model: string, index: number }>): Promise<void> {
-    await this.#db.batch(entries.map(e => ({ type: 'put' as const, sublevel: this.#pending, key: pendingKey(e.batchId, e.model, e.index), value: '' })))
+    await this.#db.batch(entries.map(e => ({ type: 'put' as const, sublevel: this.#pending, key: pendingKey(e.batchId, e.model, e.index), value: INDEX_VALUE })))
   }
 
   async get (batchId: string, index: number): Promise<TaskRow | undefined> {
@@ -102,7 +102,7 @@ export class TaskStore {
     ]
     const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
     if (from.state === 'pending' && to.state !== 'pending') ops.push({ type: 'del', ...pending })
-    if (from.state !== 'pending' && to.state === 'pending') ops.push({ type: 'put', ...pending, value: '' })
+    if (from.state !== 'pending' && to.state === 'pending') ops.push({ type: 'put', ...pending, value: INDEX_VALUE })
     await this.#db.batch(ops)
     Object.assign(from, to)
   }
