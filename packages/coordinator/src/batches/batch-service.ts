@@ -100,6 +100,8 @@ export function createBatchService (components: { store: Store, files: FileServi
   const recounting = new Map<string, Promise<void>>()
   /** Batches being created, per owner: they count against the plan before they are saved. */
   const creating = new Map<string, number>()
+  /** Aborts validations on stop: they start over after the restart instead of delaying it. */
+  const shutdown = new AbortController()
   let expiryTimer: NodeJS.Timeout | undefined
 
   function track (promise: Promise<unknown>): void {
@@ -174,7 +176,8 @@ export function createBatchService (components: { store: Store, files: FileServi
         defaultModel: batch.metadata?.model,
         maxLines: batch.maxLines,
         servedModels: network.models().map(m => m.name),
-        scratchDir: files.tempPath()
+        scratchDir: files.tempPath(),
+        signal: shutdown.signal
       }, async (tasks) => {
         const rows = tasks.map(task => rowOf(batch, task, index++, kind))
         const write = store.tasks.insert(rows, { indexPending: false })
@@ -209,6 +212,8 @@ export function createBatchService (components: { store: Store, files: FileServi
       // A cancelled batch never queues its rows: they are failed as they are.
       if (summary.errorCount === 0 && batch.status !== 'cancelling') await pending.write()
     } catch (err) {
+      // Stopping: the batch stays validating and is split again after the restart.
+      if (shutdown.signal.aborted) return
       // The input vanished (deleted meanwhile) or could not be read: the batch cannot run.
       log.warn({ batchId: batch.id, err }, 'input file unreadable')
       return await fail(batch, [{ code: 'invalid_file', message: 'The input file could not be read.', param: 'input_file_id', line: null }])
@@ -453,6 +458,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     },
     async stop () {
       clearInterval(expiryTimer)
+      shutdown.abort()
       webhooks.stop()
       await scheduler.stop()
       await Promise.all(work)

@@ -8,8 +8,12 @@ export const MAX_JSON_DEPTH = 64
 export const DEFAULT_MAX_ERRORS = 100
 /** Tasks handed to `onTasks` per call, at most. */
 export const TASK_CHUNK_SIZE = 1_000
-/** Bytes of request bodies per `onTasks` call, at most: a chunk of 1 MiB lines stays small too. */
-export const TASK_CHUNK_BYTES = 4 * 1024 * 1024
+/**
+ * Bytes of request bodies per `onTasks` call, at most. Chunks of large lines in flight survive
+ * young-generation collections and grow the old one: 512 KiB instead of 4 MiB took a 2 GB
+ * file of 2 KB lines from 206 to 162 MB peak.
+ */
+export const TASK_CHUNK_BYTES = 512 * 1024
 /** Bytes read from the file per read; lines are split out of each read synchronously. */
 export const READ_CHUNK_BYTES = 256 * 1024
 /** Custom-id entries (24 bytes each) kept in memory before they are spread over files. */

@@ -18,7 +18,7 @@ const ENCODING_MESSAGES = {
 
 /**
  * Validates and normalizes a JSONL batch input file in one streaming pass. Lines reach
- * `onTasks` in chunks of up to 1,000 (or 4 MiB), each awaited before more of the file is read; a line
+ * `onTasks` in chunks of up to 1,000 (or 512 KiB of bodies), each awaited before more of the file is read; a line
  * whose request body is invalid comes with its `failure` (it is answered with a 400, the
  * others run). File-level problems (a line that is not JSON, lacks its custom_id, names another
  * url, repeats an id…) make the file invalid: after the first one no more tasks are handed out

@@ -26,7 +26,7 @@ export async function ingestInWorker (path: string, options: IngestOptions, onTa
   const worker = new Worker(new URL(import.meta.url), {
     workerData: { path, options: rest } satisfies Job,
     // Its garbage is short-lived: small generations keep its memory small (it needs a few
-    // chunks of at most 4 MiB of bodies at a time).
+    // chunks of at most 512 KiB of bodies at a time).
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MB }
   })
   try {
