@@ -22,3 +22,8 @@ export const ID_LEDGER_MEMORY_ENTRIES = 65_536
 export const ID_LEDGER_PARTITIONS = 64
 /** Inputs at least this large are validated in a worker thread, beside the LevelDB writes. */
 export const WORKER_MIN_BYTES = 8 * 1024 * 1024
+/** Chunks a validation worker may hand over before the first of them is written. */
+export const WORKER_AHEAD_CHUNKS = 3
+/** Heap limits of a validation worker: its garbage is short-lived, small generations keep it small. */
+export const WORKER_YOUNG_GENERATION_MB = 8
+export const WORKER_OLD_GENERATION_MB = 96

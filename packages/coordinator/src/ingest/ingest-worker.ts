@@ -1,12 +1,8 @@
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { DriaError } from '@dria/protocol'
+import { WORKER_AHEAD_CHUNKS, WORKER_OLD_GENERATION_MB, WORKER_YOUNG_GENERATION_MB } from './constants.js'
 import { ingestFile } from './ingest-file.js'
 import type { IngestOptions, IngestSummary, TaskSpec } from './types.js'
-
-/** Chunks the worker may hand over before the first of them is written. */
-const AHEAD = 3
-const WORKER_YOUNG_GENERATION_MB = 8
-const WORKER_OLD_GENERATION_MB = 96
 
 type FromWorker =
   | { type: 'tasks', tasks: TaskSpec[] }
@@ -18,7 +14,7 @@ interface Job { path: string, options: Omit<IngestOptions, 'signal'> }
 /**
  * ingestFile in a worker thread: parsing and validating (the CPU-heavy half) run beside the
  * caller's LevelDB writes instead of taking turns with them. Same contract as ingestFile; each
- * chunk is handed over as a message and the worker stays at most AHEAD chunks in front.
+ * chunk is handed over as a message and the worker stays at most WORKER_AHEAD_CHUNKS in front.
  */
 export async function ingestInWorker (path: string, options: IngestOptions, onTasks: (tasks: TaskSpec[]) => Promise<void>): Promise<IngestSummary> {
   const { signal, ...rest } = options
@@ -29,10 +25,11 @@ export async function ingestInWorker (path: string, options: IngestOptions, onTa
     // chunks of at most 512 KiB of bodies at a time).
     resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB, maxOldGenerationSizeMb: WORKER_OLD_GENERATION_MB }
   })
+  let abort = (): void => {}
   try {
     return await new Promise<IngestSummary>((resolve, reject) => {
       let chain = Promise.resolve()
-      const abort = (): void => { reject(signal?.reason); void worker.terminate() }
+      abort = () => { reject(signal?.reason); void worker.terminate() }
       signal?.addEventListener('abort', abort, { once: true })
       worker.on('error', reject)
       worker.on('exit', code => { reject(new Error(`ingest worker exited (${code})`)) })
@@ -50,6 +47,7 @@ export async function ingestInWorker (path: string, options: IngestOptions, onTa
       })
     })
   } finally {
+    signal?.removeEventListener('abort', abort)
     await worker.terminate()
   }
 }
@@ -66,7 +64,7 @@ async function runJob (job: Job): Promise<void> {
     const summary = await ingestFile(job.path, job.options, async (tasks) => {
       port.postMessage({ type: 'tasks', tasks } satisfies FromWorker)
       unacked++
-      while (unacked >= AHEAD) await new Promise<void>(resolve => { wake = resolve })
+      while (unacked >= WORKER_AHEAD_CHUNKS) await new Promise<void>(resolve => { wake = resolve })
     })
     while (unacked > 0) await new Promise<void>(resolve => { wake = resolve })
     port.postMessage({ type: 'done', summary } satisfies FromWorker)
