@@ -14,6 +14,7 @@ const TASKS = {
   build: [],
   demo: ['scripts/demo.js'],
   test: ['node_modules/vitest/vitest.mjs', 'run'],
+  'test:reliability': ['node_modules/vitest/vitest.mjs', 'run', '--config', 'vitest.reliability.config.ts'],
   bench: ['scripts/bench.js'],
   'deploy-check': ['scripts/deploy-check.js']
 }

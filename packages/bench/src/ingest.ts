@@ -40,7 +40,8 @@ async function measure (mode: Mode, path: string): Promise<Measurement> {
   if (mode === 'baseline') {
     await readLines(path, {
       line: text => { JSON.parse(text); lines++; return true },
-      tooLong: () => true
+      tooLong: () => true,
+      badEncoding: () => true
     })
   } else {
     const summary = await ingestFile(path, { endpoint: ENDPOINT, maxLines: Number.MAX_SAFE_INTEGER }, async () => {})

@@ -1,14 +1,19 @@
 /**
- * Scale benchmark (`pnpm bench scale [lines]`):
- * - a 1,000,000-line file uploaded to a real coordinator process, validated and split into
- *   LevelDB tasks; reports time and the process's peak RSS (VmHWM). Baseline: writing the
- *   same file to disk in this process.
+ * Scale benchmark (`pnpm bench scale [--lines 10000,100000,1000000,5000000] [--gib 10]`):
+ * - for each size, a file of that many request lines uploaded to a fresh coordinator process,
+ *   validated and split into LevelDB tasks: upload and validate + split time, lines/s and the
+ *   process's peak RSS (VmHWM). Baseline: reading the same file and JSON.parse-ing each line
+ *   in this process (machine speed in this run).
+ * - with `--gib N`, one 5,000,000-line file padded to N GiB, the same way.
  * - assembling the output of a 100,000-line batch from its stored task rows.
  */
-import { createWriteStream } from 'node:fs'
-import { readFile, stat } from 'node:fs/promises'
+import { createReadStream, createWriteStream } from 'node:fs'
+import { readFile, rm, stat } from 'node:fs/promises'
 import { once } from 'node:events'
+import { request } from 'node:http'
 import { join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createInterface } from 'node:readline'
 import { DriaClient } from '@dria/cli'
 import { createLogger } from '@dria/protocol'
 import { printTable, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
@@ -19,13 +24,23 @@ import type { BatchRecord, TaskRow } from '@dria/coordinator'
 const models = await testModels()
 const MODEL = models.main
 const API_KEY = 'bench-key'
+const DEFAULT_SIZES = [10_000, 100_000, 1_000_000, 5_000_000]
+const MAX_LINES = 5_000_000
+/** What the issue asks of validate + split: peak RSS independent of file size, and this speed. */
+const TARGET_RSS_MB = 300
+const TARGET_LINES_PER_SECOND = 150_000
 
-async function writeLines (path: string, count: number, line: (i: number) => string): Promise<number> {
-  const started = performance.now()
+type Row = Record<string, string | number>
+
+async function writeLines (path: string, count: number, pad: number): Promise<void> {
   const out = createWriteStream(path)
+  const padding = 'x'.repeat(pad)
   const chunk: string[] = []
   for (let i = 0; i < count; i++) {
-    chunk.push(line(i))
+    chunk.push(JSON.stringify({
+      custom_id: `request-${i}`, method: 'POST', url: '/v1/chat/completions',
+      body: { model: MODEL, messages: [{ role: 'user', content: `Tell me a story about number ${i}.${padding}` }], max_tokens: 16 }
+    }))
     if (chunk.length === 10_000 || i === count - 1) {
       if (!out.write(chunk.join('\n') + '\n')) await once(out, 'drain')
       chunk.length = 0
@@ -33,7 +48,37 @@ async function writeLines (path: string, count: number, line: (i: number) => str
   }
   out.end()
   await once(out, 'finish')
+}
+
+/** The baseline: read the file line by line and JSON.parse each line, here. */
+async function parseBaseline (path: string): Promise<number> {
+  const started = performance.now()
+  for await (const line of createInterface({ input: createReadStream(path), crlfDelay: Infinity })) JSON.parse(line)
   return (performance.now() - started) / 1000
+}
+
+/**
+ * A multipart upload streamed from disk with a known length (fetch's FormData buffers a
+ * multi-GiB Blob and crawls).
+ */
+async function upload (baseUrl: string, path: string): Promise<{ id: string }> {
+  const boundary = `dria-bench-${Date.now()}`
+  const head = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="input.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`
+  const tail = `\r\n--${boundary}--\r\n`
+  const { size } = await stat(path)
+  return await new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}/v1/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': Buffer.byteLength(head) + size + Buffer.byteLength(tail) }
+    }, res => {
+      let text = ''
+      res.on('data', (chunk: Buffer) => { text += chunk.toString() })
+      res.on('end', () => { res.statusCode === 200 ? resolve(JSON.parse(text) as { id: string }) : reject(new Error(`upload: ${res.statusCode ?? 0} ${text}`)) })
+    })
+    req.on('error', reject)
+    req.write(head)
+    pipeline(createReadStream(path), async function * (source) { yield * source; yield Buffer.from(tail) }, req).catch(reject)
+  })
 }
 
 async function peakRssMb (pid: number): Promise<number> {
@@ -41,44 +86,63 @@ async function peakRssMb (pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
 }
 
-async function ingestAtScale (dir: string, lines: number): Promise<Array<Record<string, string | number>>> {
-  const input = join(dir, 'big.jsonl')
-  const writeSeconds = await writeLines(input, lines, i => JSON.stringify({
-    custom_id: `request-${i}`, method: 'POST', url: '/v1/chat/completions',
-    body: { model: MODEL, messages: [{ role: 'user', content: `Tell me a story about number ${i}.` }], max_tokens: 16 }
-  }))
+/** Samples the process's anonymous and file-backed resident memory; `stop` gives the peaks (MB). */
+function sampleRss (pid: number): { stop: () => { anon: number, file: number } } {
+  const peak = { anon: 0, file: 0 }
+  const timer = setInterval(() => {
+    readFile(`/proc/${pid}/status`, 'utf8').then(status => {
+      peak.anon = Math.max(peak.anon, Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
+      peak.file = Math.max(peak.file, Number(/RssFile:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
+    }).catch(() => {})
+  }, 250)
+  return { stop: () => { clearInterval(timer); return peak } }
+}
+
+/** One file through a fresh coordinator: upload, then validate + split until the batch runs. */
+async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row> {
+  const input = join(dir, `input-${lines}-${pad}.jsonl`)
+  await writeLines(input, lines, pad)
   const { size } = await stat(input)
-  const coordinator = await startCoordinatorProcess({ dataDir: join(dir, 'coordinator'), apiKeys: [API_KEY], args: ['--max-lines', String(lines)] })
-  const node = await startNodeProcess({ dataDir: join(dir, 'node'), bootstrap: coordinator.multiaddrs, args: ['--models-dir', models.dir, '--models', MODEL, '--slots', '1'] })
+  const baseline = await parseBaseline(input)
+  const coordinator = await startCoordinatorProcess({ dataDir: join(dir, `coordinator-${lines}-${pad}`), apiKeys: [API_KEY], args: ['--max-lines', String(MAX_LINES), '--max-file-bytes', String(16 * 1024 ** 3)] })
+  const node = await startNodeProcess({ dataDir: join(dir, `node-${lines}-${pad}`), bootstrap: coordinator.multiaddrs, args: ['--models-dir', models.dir, '--models', MODEL, '--slots', '1'] })
   try {
     const api = new DriaClient({ baseUrl: coordinator.url, apiKey: API_KEY })
     for (let i = 0; i < 100 && (await api.models()).length === 0; i++) await new Promise(resolve => setTimeout(resolve, 100))
-    const rssBefore = await peakRssMb(coordinator.child.pid!)
+    const idle = await peakRssMb(coordinator.child.pid!)
+    const sampler = sampleRss(coordinator.child.pid!)
     const uploadStart = performance.now()
-    const file = await api.uploadFile(input)
+    const file = await upload(coordinator.url, input)
     const uploadSeconds = (performance.now() - uploadStart) / 1000
-    const createStart = performance.now()
     const created = await api.createBatch({ input_file_id: file.id, endpoint: '/v1/chat/completions' })
-    let batch = created
-    while (batch.status === 'validating') {
-      await new Promise(resolve => setTimeout(resolve, 100))
-      batch = await api.getBatch(created.id)
-    }
-    const splitSeconds = (performance.now() - createStart) / 1000
-    if (batch.request_counts.total !== lines) throw new Error(`batch is ${batch.status} with ${batch.request_counts.total} tasks`)
+    const createdAt = Date.now()
+    // The coordinator logs each status change with its own timestamp: no polling delay in the time.
+    const done = await coordinator.waitFor('batch status', { timeoutMs: 1_800_000, where: line => line.batchId === created.id && line.status !== 'validating' })
+    const splitSeconds = ((done.time as number) - createdAt) / 1000
+    const batch = await api.getBatch(created.id)
+    if (batch.status !== 'in_progress' || batch.request_counts.total !== lines) throw new Error(`batch is ${batch.status} with ${batch.request_counts.total} tasks`)
     const peak = await peakRssMb(coordinator.child.pid!)
+    const { anon, file: fileBacked } = sampler.stop()
     const mb = size / 1024 ** 2
-    return [
-      { step: 'write file in this process (baseline)', lines, seconds: writeSeconds, 'lines/s': lines / writeSeconds, 'MB/s': mb / writeSeconds, 'coordinator peak RSS MB': '' },
-      { step: 'upload (multipart, streamed to disk)', lines, seconds: uploadSeconds, 'lines/s': lines / uploadSeconds, 'MB/s': mb / uploadSeconds, 'coordinator peak RSS MB': '' },
-      { step: 'validate + split into LevelDB tasks', lines, seconds: splitSeconds, 'lines/s': lines / splitSeconds, 'MB/s': mb / splitSeconds, 'coordinator peak RSS MB': `${peak.toFixed(0)} (idle ${rssBefore.toFixed(0)}; target ≤ 400)` }
-    ]
+    return {
+      lines,
+      'file MB': mb,
+      'baseline parse s': baseline,
+      'upload s': uploadSeconds,
+      'validate + split s': splitSeconds,
+      'lines/s': lines / splitSeconds,
+      'vs baseline': `${(splitSeconds / baseline).toFixed(2)}×`,
+      'peak RSS MB': `${peak.toFixed(0)} (idle ${idle.toFixed(0)}; anon ${anon.toFixed(0)}, file-backed ${fileBacked.toFixed(0)})`,
+      targets: `${peak <= TARGET_RSS_MB ? 'ok' : 'OVER'} ≤ ${TARGET_RSS_MB} MB, ${lines / splitSeconds >= TARGET_LINES_PER_SECOND ? 'ok' : 'UNDER'} ≥ ${TARGET_LINES_PER_SECOND.toLocaleString('en-US')}/s`
+    }
   } finally {
     await Promise.all([node.stop(), coordinator.stop()])
+    await rm(input, { force: true })
+    await rm(join(dir, `coordinator-${lines}-${pad}`), { recursive: true, force: true })
   }
 }
 
-async function assembleAtScale (dir: string, lines: number): Promise<Array<Record<string, string | number>>> {
+async function assembleAtScale (dir: string, lines: number): Promise<Row> {
   const store = await openStore(join(dir, 'assemble'))
   const files = createFileService({ store, logger: createLogger('bench', 'silent') })
   const batchId = 'batch_bench'
@@ -101,17 +165,35 @@ async function assembleAtScale (dir: string, lines: number): Promise<Array<Recor
     const result = await assembleBatch({ store, files }, batch)
     const seconds = (performance.now() - started) / 1000
     await Promise.all([files.discard(result.outputPath), files.discard(result.errorPath)])
-    return [{ step: 'assemble output + error files', lines, seconds, 'lines/s': lines / seconds, 'MB/s': '', 'coordinator peak RSS MB': `target ≤ 5 s (${result.outputLines} output, ${result.errorLines} error lines)` }]
+    return { step: 'assemble output + error files', lines, seconds, 'lines/s': lines / seconds, note: `target ≤ 5 s (${result.outputLines} output, ${result.errorLines} error lines)` }
   } finally {
     await store.close()
   }
 }
 
+function parseArgs (args: string[]): { sizes: number[], gib?: number } {
+  let sizes = DEFAULT_SIZES
+  let gib: number | undefined
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--lines') sizes = args[++i].split(',').map(Number)
+    else if (args[i] === '--gib') gib = Number(args[++i])
+    else if (/^\d+$/.test(args[i])) sizes = [Number(args[i])]
+    else throw new Error(`unknown argument '${args[i]}' (use --lines a,b,c and --gib n)`)
+  }
+  if (sizes.some(n => !Number.isInteger(n) || n < 1 || n > MAX_LINES)) throw new Error(`--lines takes integers from 1 to ${MAX_LINES}`)
+  return { sizes, gib }
+}
+
 export async function main (args: string[] = []): Promise<void> {
-  const lines = Number(args[0] ?? 1_000_000)
+  const { sizes, gib } = parseArgs(args)
   const dir = await tempDir('dria-bench-scale-')
   try {
-    printTable([...await ingestAtScale(dir.path, lines), ...await assembleAtScale(dir.path, 100_000)])
+    const rows: Row[] = []
+    for (const lines of sizes) rows.push(await ingestAtScale(dir.path, lines))
+    // Lines of ~N GiB / 5M bytes each: the size limit and the line limit at once.
+    if (gib !== undefined) rows.push(await ingestAtScale(dir.path, MAX_LINES, Math.max(0, Math.floor(gib * 1024 ** 3 / MAX_LINES) - 180)))
+    printTable(rows)
+    printTable([await assembleAtScale(dir.path, 100_000)])
   } finally {
     await dir.remove()
   }

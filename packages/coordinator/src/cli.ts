@@ -23,6 +23,8 @@ interface StartOptions {
   maxFileBytes: number
   maxLines: number
   completionWindowSeconds?: number
+  publicUrl?: string
+  allowHttpWebhooks: boolean
   auditRate: number
   quarantineStrikes: number
   trustAfter: number
@@ -31,6 +33,11 @@ interface StartOptions {
   acceptUnverified: boolean
   realtimeShare: number
   logLevel: string
+}
+
+function parseUrl (value: string): string {
+  if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new InvalidArgumentError('expected an http(s) URL')
+  return value
 }
 
 function parseShare (value: string): number {
@@ -84,6 +91,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--quarantine-strikes <n>', 'overruled verdicts (as a verifier) after which a node gets no more work', 'DRIA_QUARANTINE_STRIKES', DEFAULT_QUARANTINE_STRIKES).argParser(parseInteger(1)))
     .addOption(option('--realtime-share <share>', 'share of dispatches real-time requests get first while batch work waits (0 to 1)', 'DRIA_REALTIME_SHARE', DEFAULT_REALTIME_SHARE).argParser(parseShare))
     .addOption(option('--completion-window-seconds <n>', 'expire batches after this long instead of 24 h (testing)', 'DRIA_COMPLETION_WINDOW_SECONDS').argParser(parseInteger(1)))
+    .addOption(option('--public-url <url>', 'base URL clients reach the API at, for upload and download links (default: the listen address)', 'DRIA_PUBLIC_URL').argParser(parseUrl))
+    .addOption(option('--allow-http-webhooks', 'allow http:// webhook URLs and loopback/private targets (testing only; env: set to 1)', 'DRIA_ALLOW_HTTP_WEBHOOKS', false))
     .addOption(option('--log-level <level>', 'pino log level', 'DRIA_LOG_LEVEL', 'info'))
     .action(async (opts: StartOptions) => {
       const logger = createLogger('dria-coordinator', opts.logLevel)
@@ -98,6 +107,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
         apiKeys: opts.apiKeys,
         adminToken: opts.adminToken,
         plans: planLimits(opts),
+        publicUrl: opts.publicUrl,
+        webhooks: { allowInsecure: opts.allowHttpWebhooks },
         batches: { completionWindowSeconds: opts.completionWindowSeconds },
         scheduler: { acceptUnverified: opts.acceptUnverified, realtimeShare: opts.realtimeShare },
         trust: { checkRate: opts.auditRate, trustAfter: opts.trustAfter, allowlist: opts.verifier, quarantineStrikes: opts.quarantineStrikes },

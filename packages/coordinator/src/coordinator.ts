@@ -5,7 +5,7 @@ import { createDiscovery, createDriaHost } from '@dria/p2p'
 import type { DriaHost } from '@dria/p2p'
 import type { Logger } from '@dria/protocol'
 import type { FastifyInstance } from 'fastify'
-import { DEFAULT_PLANS } from './accounts/index.js'
+import { DEFAULT_PLANS, loadOrCreateKeyring } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
 import { buildApp, createAuthenticator, createNetworkStatus } from './api/index.js'
 import type { NetworkStatusInit } from './api/index.js'
@@ -42,6 +42,11 @@ export interface CoordinatorInit {
   adminToken?: string
   /** Plan limits; default DEFAULT_PLANS. */
   plans?: Record<PlanName, PlanLimits>
+  /**
+   * Base URL clients reach the API at (upload and download links). Default: the address it
+   * listens on.
+   */
+  publicUrl?: string
   batches?: BatchServiceInit
   scheduler?: SchedulerInit
   network?: NetworkViewInit
@@ -101,22 +106,28 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
+  const keyring = await loadOrCreateKeyring(join(init.dataDir, 'server-secret'))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
-  const webhooks = createWebhookSender({ logger }, init.webhooks)
+  const webhooks = createWebhookSender({ logger, secretOf: keyring.webhookSecret }, init.webhooks)
   const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics, events: bus }, init.batches)
-  const auth = createAuthenticator({ keys: store.keys }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
+  const auth = createAuthenticator({ store, keyring, logger }, { staticKeys: init.apiKeys, adminToken: init.adminToken, plans })
   const dashboardDir = init.dashboardDir === undefined ? assetsDir : init.dashboardDir
   const consoleAssets = dashboardDir === null ? null : await loadStaticAssets(dashboardDir)
   if (dashboardDir !== null && consoleAssets === null) logger.warn({ dashboardDir }, 'web console not built: run pnpm build to serve it')
-  const app = await buildApp({ host, network, status, stream, files, uploads, batches, scheduler, auth, store, metrics, logger }, { maxFileBytes, consoleAssets })
+  let publicUrl = init.publicUrl?.replace(/\/+$/, '')
+  const app = await buildApp({ host, network, status, stream, files, uploads, batches, scheduler, auth, store, keyring, metrics, logger }, { maxFileBytes, consoleAssets, publicUrl: () => publicUrl ?? '' })
 
   status.start()
   stream.start()
   await network.start()
+  // Owners settled and leftovers swept before any batch resumes.
+  await auth.start()
+  await files.start()
   await uploads.start()
   await batches.start()
   const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
+  publicUrl ??= address
   logger.info({
     url: address,
     peerId: host.peerId.toString(),
@@ -131,6 +142,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
       await app.close()
       await batches.stop()
       status.stop()
+      files.stop()
       uploads.stop()
       reports.stop()
       network.stop()

@@ -101,8 +101,22 @@ describe('admin API keys, plans and limits', () => {
     await expect(bobApi.files.content(fiveLines)).rejects.toMatchObject({ status: 404 })
     await expect(bobApi.batches.retrieve(ok.id)).rejects.toMatchObject({ status: 404, code: 'batch_not_found' })
     await expect(bobApi.batches.cancel(ok.id)).rejects.toMatchObject({ status: 404, code: 'batch_not_found' })
-    await expect(bobApi.batches.create({ input_file_id: fiveLines, endpoint: '/v1/chat/completions', completion_window: '24h' })).rejects.toMatchObject({ status: 404, code: 'file_not_found' })
-    expect((await bobApi.batches.list()).data).toEqual([])
+    // A batch on alice's file fails for bob exactly as one on a file that does not exist.
+    const stolen = await bobApi.batches.create({ input_file_id: fiveLines, endpoint: '/v1/chat/completions', completion_window: '24h' })
+    const unknown = await bobApi.batches.create({ input_file_id: 'file-nope', endpoint: '/v1/chat/completions', completion_window: '24h' })
+    expect(stolen).toMatchObject({ status: 'failed', errors: { data: [{ code: 'invalid_request', message: `Cannot find file ${fiveLines}.` }] } })
+    expect(unknown).toMatchObject({ status: 'failed', errors: { data: [{ code: 'invalid_request', message: 'Cannot find file file-nope.' }] } })
+    // Dria's flow: alice's file is unknown to bob, and alice's batch id is nowhere in the answers.
+    for (const answer of [
+      await fetch(`${base}/api/v0/batch/job?file_id=${fiveLines}`, { headers: { 'x-api-key': bob.key! } }),
+      await fetch(`${base}/api/v0/batch/complete_upload`, { method: 'POST', headers: { 'x-api-key': bob.key!, 'content-type': 'application/json' }, body: JSON.stringify({ id: fiveLines }) })
+    ]) {
+      expect(answer.status).toBe(404)
+      const text = await answer.text()
+      expect(JSON.parse(text).error.code).toBe('file_not_found')
+      expect(text).not.toContain(ok.id)
+    }
+    expect((await bobApi.batches.list()).data.map(b => b.id).sort()).toEqual([stolen.id, unknown.id].sort())
     expect((await bobApi.files.list()).data).toEqual([])
     // Bob's own quota is untouched by alice's uploads.
     expect((await upload(bob.key!, jsonl(sixLines.slice(0, 1)))).status).toBe(200)

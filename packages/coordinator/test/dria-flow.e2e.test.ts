@@ -67,7 +67,15 @@ describe('Dria upload flow with x-api-key', () => {
     expect(job.request_counts).toEqual({ total: lines.length, completed: lines.length, failed: 0 })
     expect(job.error_url).toBeNull()
 
-    const results = (await (await api(new URL(job.result_url!).pathname)).text()).trim().split('\n').map(line => JSON.parse(line))
+    // result_url is pre-signed, like an S3 link: a plain GET downloads it, a tampered one is refused.
+    expect(job.result_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/v0\/files\/file-[^/]+\/download\?expires=\d+&signature=[\w-]+$/)
+    const download = await fetch(job.result_url!)
+    expect(download.status).toBe(200)
+    const signature = new URL(job.result_url!).searchParams.get('signature')!
+    const tampered = await fetch(job.result_url!.replace(signature, `${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`))
+    expect(tampered.status).toBe(403)
+    expect(await errorCode(tampered)).toBe('invalid_signature')
+    const results = (await download.text()).trim().split('\n').map(line => JSON.parse(line))
     expect(results.map(r => r.custom_id).sort()).toEqual(['1', 'dria-0', 'dria-1', 'dria-2', 'dria-3', 'dria-explicit', 'two'])
     for (const result of results) {
       expect(Object.keys(result).sort()).toEqual(['custom_id', 'model', 'result', 'token_count'])

@@ -16,7 +16,7 @@ describe('a batch that outlives its completion window', () => {
 
   beforeAll(async () => {
     webhooks = await startWebhookReceiver()
-    network = await startNetwork({ apiKeys: [API_KEY], coordinatorArgs: ['--completion-window-seconds', '3'], slots: 1, models: [MODEL, LONG_MODEL] })
+    network = await startNetwork({ apiKeys: [API_KEY], coordinatorArgs: ['--completion-window-seconds', '3', '--allow-http-webhooks'], slots: 1, models: [MODEL, LONG_MODEL] })
     openai = openaiClient(network.coordinator.url, API_KEY)
     await waitForNodes(openai, 1)
   }, 120_000)

@@ -117,6 +117,8 @@ export async function readJsonl<T = any> (openai: OpenAI, fileId: string | null 
 export interface ReceivedEvent {
   headers: IncomingHttpHeaders
   body: { id: string, type: string, data: { id: string, status: string, [key: string]: unknown } }
+  /** The body as sent: what the signature covers. */
+  raw: string
   /** The status this delivery attempt was answered with. */
   answered: number
 }
@@ -137,9 +139,10 @@ export async function startWebhookReceiver (): Promise<WebhookReceiver> {
     const chunks: Buffer[] = []
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString()) as ReceivedEvent['body']
+      const raw = Buffer.concat(chunks).toString()
+      const body = JSON.parse(raw) as ReceivedEvent['body']
       const answered = attempts.some(a => a.body.id === body.id) ? 200 : 500
-      attempts.push({ headers: request.headers, body, answered })
+      attempts.push({ headers: request.headers, body, raw, answered })
       response.statusCode = answered
       response.end()
     })

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type OpenAI from 'openai'
 import type { Batch } from 'openai/resources/batches'
@@ -19,7 +20,7 @@ describe('batch lifecycle: progress, cancel, webhooks, listings', () => {
 
   beforeAll(async () => {
     webhooks = await startWebhookReceiver()
-    network = await startNetwork({ apiKeys: [API_KEY], slots: 1, models: [MODEL, LONG_MODEL] })
+    network = await startNetwork({ apiKeys: [API_KEY], slots: 1, models: [MODEL, LONG_MODEL], coordinatorArgs: ['--allow-http-webhooks'] })
     openai = openaiClient(network.coordinator.url, API_KEY)
     await waitForNodes(openai, 1)
   }, 120_000)
@@ -52,6 +53,14 @@ describe('batch lifecycle: progress, cancel, webhooks, listings', () => {
     expect(event.headers['webhook-id']).toBe(event.body.id)
     const attempts = webhooks!.attempts.filter(a => a.body.id === event.body.id)
     expect(attempts.map(a => a.answered)).toEqual([500, 200])
+    // Signed as Standard Webhooks specifies, with the key's own secret.
+    const { secret } = await (await fetch(`${network!.coordinator.url}/api/v0/webhooks/secret`, { headers: { authorization: `Bearer ${API_KEY}` } })).json() as { secret: string }
+    expect(secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/)
+    const timestamp = Number(event.headers['webhook-timestamp'])
+    expect(Math.abs(timestamp - Date.now() / 1000)).toBeLessThan(120)
+    const key = Buffer.from(secret.slice('whsec_'.length), 'base64')
+    const expected = createHmac('sha256', key).update(`${event.body.id}.${timestamp}.${event.raw}`).digest('base64')
+    expect(event.headers['webhook-signature']).toBe(`v1,${expected}`)
   })
 
   it('cancels a running batch: cancelling, then cancelled, unfinished lines batch_cancelled', async () => {

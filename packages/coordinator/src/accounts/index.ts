@@ -1,2 +1,3 @@
 export * from './plans.js'
 export * from './key-store.js'
+export * from './keyring.js'

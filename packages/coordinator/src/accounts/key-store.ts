@@ -11,20 +11,45 @@ export interface ApiKeyRecord {
   created_at: number
   /** First characters of the key, to tell keys apart in listings. */
   prefix: string
-  /** sha256 of the key; the key itself is never stored. */
+  /** Keyed hash of the key (see Keyring.hashKey); the key itself is never stored. */
   hash: string
 }
 
-/** API keys created through the admin API, stored hashed. */
+/**
+ * API keys created through the admin API, stored as keyed hashes, and the owner ids of static
+ * keys (DRIA_API_KEYS): random ids, so that no stored record leads back to its key.
+ */
 export class KeyStore {
   readonly #db: Db
   readonly #keys: Sublevel<ApiKeyRecord>
   readonly #byHash: Sublevel<string>
+  readonly #staticOwners: Sublevel<string>
 
   constructor (db: Db) {
     this.#db = db
     this.#keys = db.sublevel<string, ApiKeyRecord>('api-keys', { valueEncoding: 'json' })
     this.#byHash = db.sublevel<string, string>('api-key-hashes', { valueEncoding: 'utf8' })
+    this.#staticOwners = db.sublevel<string, string>('static-key-owners', { valueEncoding: 'utf8' })
+  }
+
+  /** The owner id of the static key with this hash; `created` on its first use. */
+  async staticOwner (hash: string): Promise<{ owner: string, created: boolean }> {
+    const known = await this.#staticOwners.get(hash)
+    if (known !== undefined) return { owner: known, created: false }
+    const owner = newId('key_')
+    await this.#staticOwners.put(hash, owner)
+    return { owner, created: true }
+  }
+
+  /** Moves a key to a new hash (records written before keyed hashing). */
+  async rehash (record: ApiKeyRecord, hash: string): Promise<ApiKeyRecord> {
+    const next = { ...record, hash }
+    await this.#db.batch([
+      { type: 'put', sublevel: this.#keys, key: record.id, value: next },
+      { type: 'del', sublevel: this.#byHash, key: record.hash },
+      { type: 'put', sublevel: this.#byHash, key: hash, value: record.id }
+    ])
+    return next
   }
 
   /** Creates a key; the returned secret is shown once and never again. */

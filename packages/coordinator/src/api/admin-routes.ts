@@ -1,9 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { PLAN_NAMES } from '../accounts/index.js'
-import type { ApiKeyRecord, KeyStore, PlanName } from '../accounts/index.js'
+import type { ApiKeyRecord, KeyStore, Keyring, PlanName } from '../accounts/index.js'
 import { apiError } from '../errors.js'
 import type { Authenticator } from './auth.js'
-import { hashKey } from './auth.js'
 import { idParams, listOf, withErrors } from './schemas.js'
 
 const keySchema = {
@@ -15,7 +14,8 @@ const keySchema = {
     plan: { type: 'string' },
     created_at: { type: 'integer' },
     prefix: { type: 'string' },
-    key: { type: 'string' }
+    key: { type: 'string' },
+    webhook_secret: { type: 'string' }
   }
 } as const
 
@@ -25,22 +25,24 @@ function keyObject (record: ApiKeyRecord): Omit<ApiKeyRecord, 'hash'> {
 }
 
 /** API key management, authorised by DRIA_ADMIN_TOKEN. */
-export function registerAdminRoutes (app: FastifyInstance, components: { keys: KeyStore, auth: Authenticator }): void {
-  const { keys, auth } = components
+export function registerAdminRoutes (app: FastifyInstance, components: { keys: KeyStore, auth: Authenticator, keyring: Keyring }): void {
+  const { keys, auth, keyring } = components
 
   app.post<{ Body: { name: string, plan: PlanName } }>('/admin/keys', {
     schema: {
       body: {
         type: 'object',
         required: ['name', 'plan'],
+        additionalProperties: false,
         properties: { name: { type: 'string', minLength: 1, maxLength: 200 }, plan: { type: 'string', enum: [...PLAN_NAMES] } }
       },
       response: withErrors({ 200: keySchema })
     }
   }, async (request) => {
     auth.authenticateAdmin(request)
-    const { record, key } = await keys.create(request.body.name, request.body.plan, hashKey)
-    return { ...keyObject(record), key }
+    const { record, key } = await keys.create(request.body.name, request.body.plan, keyring.hashKey)
+    // Shown once, like the key: it signs the key's webhook events.
+    return { ...keyObject(record), key, webhook_secret: keyring.webhookSecret(record.id) }
   })
 
   app.get('/admin/keys', {

@@ -1,7 +1,10 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance } from 'fastify'
+import type { DriaError } from '@dria/protocol'
+import type { Keyring } from '../accounts/index.js'
 import { toBatchObject } from '../batches/index.js'
 import type { BatchService } from '../batches/index.js'
 import { apiError } from '../errors.js'
+import { checkBatchUpload } from '../files/index.js'
 import type { FileService, UploadSlots } from '../files/index.js'
 import type { BatchRecord, Store } from '../store/index.js'
 import type { Authenticator } from './auth.js'
@@ -16,34 +19,67 @@ const jobSchema = {
     request_counts: { type: ['object', 'null'], properties: { total: { type: 'integer' }, completed: { type: 'integer' }, failed: { type: 'integer' } } },
     result_url: { type: ['string', 'null'] },
     error_url: { type: ['string', 'null'] },
-    errors: { type: ['array', 'null'], items: { type: 'object', additionalProperties: true } }
+    errors: { type: ['array', 'null'], items: { type: 'object', additionalProperties: true } },
+    errors_total: { type: 'integer' }
   }
 } as const
 
-function baseUrl (request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`
+/** Where links the API hands out point, and how long download links stay valid. */
+export interface Links {
+  publicUrl: () => string
+  ttlSeconds: number
 }
+
+export interface DriaRouteComponents {
+  store: Store
+  files: FileService
+  uploads: UploadSlots
+  batches: BatchService
+  auth: Authenticator
+  keyring: Keyring
+  links: Links
+}
+
+const signedData = (fileId: string, expires: number): string => `${fileId}\n${expires}`
 
 /**
  * Dria's upload flow, for existing Dria scripts: ask for an upload URL, PUT the file to it,
- * start processing with `complete_upload`, poll `batch/job`. The URL carries a secret,
- * single-use, expiring token, so the PUT itself needs no key.
+ * start processing with `complete_upload`, poll `batch/job`, download `result_url` with a plain
+ * GET. Upload and download URLs carry their own authorization (a single-use token; an
+ * expiring HMAC signature, like an S3 pre-signed URL), so they need no key.
  */
-export function registerDriaRoutes (app: FastifyInstance, components: { store: Store, files: FileService, uploads: UploadSlots, batches: BatchService, auth: Authenticator }): void {
-  const { store, files, uploads, batches, auth } = components
-  /** The batch started for each uploaded file (a file starts at most one). */
-  const jobs = new Map<string, string>()
+export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteComponents): void {
+  const { store, files, uploads, batches, auth, keyring, links } = components
+  /** `owner file` pairs a complete_upload is starting a batch for right now. */
+  const starting = new Set<string>()
 
+  /** The batch started for an owner's file (the newest, if an OpenAI client started others too). */
   async function batchOfFile (owner: string, fileId: string): Promise<BatchRecord | undefined> {
-    const known = jobs.get(fileId)
-    if (known !== undefined) return await batches.get(owner, known)
-    for await (const batch of store.batches.newest(owner)) {
-      if (batch.input_file_id === fileId) {
-        jobs.set(fileId, batch.id)
-        return batch
-      }
+    const found = await store.batches.findByRef(owner, fileId)
+    const newest = found[found.length - 1]
+    return newest === undefined ? undefined : await batches.get(owner, newest.id)
+  }
+
+  function downloadUrl (fileId: string | null): string | null {
+    if (fileId === null) return null
+    const expires = Math.floor(Date.now() / 1000) + links.ttlSeconds
+    const signature = keyring.sign(signedData(fileId, expires))
+    return `${links.publicUrl()}/api/v0/files/${encodeURIComponent(fileId)}/download?expires=${expires}&signature=${signature}`
+  }
+
+  function jobOf (fileId: string, batch: BatchRecord): Record<string, unknown> {
+    const object = toBatchObject(batch)
+    const errors = object.errors?.data ?? null
+    return {
+      file_id: fileId,
+      batch_id: object.id,
+      status: object.status,
+      request_counts: object.request_counts,
+      result_url: downloadUrl(object.output_file_id),
+      error_url: downloadUrl(object.error_file_id),
+      errors,
+      errors_total: object.errors?.total ?? errors?.length ?? 0
     }
-    return undefined
   }
 
   app.get('/api/v0/file/get_upload_url', {
@@ -52,7 +88,7 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
     const { keyId, limits } = await auth.authenticate(request)
     await files.checkDailyUploads(keyId, limits.filesPerDay)
     const slot = await uploads.open(keyId, limits)
-    return { url: `${baseUrl(request)}/api/v0/upload/${slot.id}`, id: slot.fileId, expires_at: slot.expires_at }
+    return { url: `${links.publicUrl()}/api/v0/upload/${slot.id}`, id: slot.fileId, expires_at: slot.expires_at }
   })
 
   // The body is streamed to disk as it arrives, whatever its content type.
@@ -62,17 +98,46 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
     scope.put<{ Params: { token: string } }>('/api/v0/upload/:token', {
       schema: { params: { type: 'object', properties: { token: { type: 'string', maxLength: 64 } } } }
     }, async (request) => {
-      const slot = await uploads.take(request.params.token)
-      // Checked again here: several URLs handed out before any upload would each pass the first check.
-      const release = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
+      const { slot, consume, release } = await uploads.claim(request.params.token)
+      let temp: string | undefined
       try {
-        const temp = await files.receive(request.raw, slot.maxBytes)
-        const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
-        return { id: file.id, bytes: file.bytes }
+        // Checked again here: several URLs handed out before any upload would each pass the first check.
+        const unreserve = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
+        try {
+          temp = await files.receive(request.raw, slot.maxBytes)
+          await checkBatchUpload(temp)
+          const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
+          temp = undefined
+          await consume()
+          return { id: file.id, bytes: file.bytes }
+        } finally {
+          unreserve()
+        }
       } finally {
+        // A failed or aborted upload leaves the URL usable.
         release()
+        if (temp !== undefined) await files.discard(temp)
       }
     })
+  })
+
+  app.get<{ Params: { id: string }, Querystring: { expires: number, signature: string } }>('/api/v0/files/:id/download', {
+    schema: {
+      params: { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1 } } },
+      querystring: { type: 'object', required: ['expires', 'signature'], properties: { expires: { type: 'integer' }, signature: { type: 'string', maxLength: 128 } } }
+    }
+  }, async (request, reply) => {
+    const { id } = request.params
+    const { expires, signature } = request.query
+    if (!keyring.verify(signedData(id, expires), signature)) throw apiError('invalid_signature', 'The download URL is not valid: its signature does not match.')
+    if (expires < Date.now() / 1000) throw apiError('url_expired', 'The download URL has expired: poll batch/job for a fresh one.')
+    const record = await store.files.get(id)
+    if (record === undefined) throw apiError('file_not_found', `No file found with id '${id}'.`)
+    const { stream } = await files.open(record.owner, id)
+    return await reply
+      .header('content-type', 'application/jsonl')
+      .header('content-length', record.bytes)
+      .send(stream)
   })
 
   app.post<{ Body: { id: string, model?: string, endpoint?: string } }>('/api/v0/batch/complete_upload', {
@@ -80,51 +145,51 @@ export function registerDriaRoutes (app: FastifyInstance, components: { store: S
       body: {
         type: 'object',
         required: ['id'],
-        properties: { id: { type: 'string', maxLength: 200 }, model: { type: 'string', maxLength: 200 }, endpoint: { type: 'string', maxLength: 200 } }
+        properties: { id: { type: 'string', maxLength: 512 }, model: { type: 'string', maxLength: 256 }, endpoint: { type: 'string', maxLength: 512 } }
       },
       response: withErrors({ 200: jobSchema })
     }
   }, async (request) => {
     const { keyId, limits } = await auth.authenticate(request)
     const { id, model, endpoint = '/v1/chat/completions' } = request.body
-    if (await batchOfFile(keyId, id) !== undefined) throw apiError('batch_wrong_status', `File '${id}' is already being processed.`)
-    const batch = await batches.create(keyId, {
-      input_file_id: id,
-      endpoint,
-      completion_window: '24h',
-      metadata: model === undefined ? null : { model }
-    }, limits)
-    jobs.set(id, batch.id)
-    return jobOf(request, id, batch)
+    await files.get(keyId, id) // someone else's file is a 404, exactly like an unknown one
+    // Taken before anything is awaited: simultaneous calls for one file cannot both pass.
+    const lock = `${keyId}\x00${id}`
+    const processing = (): DriaError => apiError('batch_wrong_status', `File '${id}' is already being processed.`)
+    if (starting.has(lock)) throw processing()
+    starting.add(lock)
+    try {
+      if (await batchOfFile(keyId, id) !== undefined) throw processing()
+      const batch = await batches.create(keyId, {
+        input_file_id: id,
+        endpoint,
+        completion_window: '24h',
+        metadata: model === undefined ? null : { model }
+      }, limits)
+      return jobOf(id, batch)
+    } finally {
+      starting.delete(lock)
+    }
   })
 
   app.get<{ Querystring: { file_id: string } }>('/api/v0/batch/job', {
     schema: {
-      querystring: { type: 'object', required: ['file_id'], properties: { file_id: { type: 'string', maxLength: 200 } } },
+      querystring: { type: 'object', required: ['file_id'], properties: { file_id: { type: 'string', maxLength: 512 } } },
       response: withErrors({ 200: jobSchema })
     }
   }, async (request) => {
     const { keyId } = await auth.authenticate(request)
     const fileId = request.query.file_id
+    await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
     const batch = await batchOfFile(keyId, fileId)
-    if (batch === undefined) {
-      await files.get(keyId, fileId) // 404 when the file is unknown too
-      return { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null }
-    }
-    return jobOf(request, fileId, batch)
+    if (batch !== undefined) return jobOf(fileId, batch)
+    return { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
   })
 
-  function jobOf (request: FastifyRequest, fileId: string, batch: BatchRecord): Record<string, unknown> {
-    const object = toBatchObject(batch)
-    const url = (id: string | null): string | null => id === null ? null : `${baseUrl(request)}/v1/files/${id}/content`
-    return {
-      file_id: fileId,
-      batch_id: object.id,
-      status: object.status,
-      request_counts: object.request_counts,
-      result_url: url(object.output_file_id),
-      error_url: url(object.error_file_id),
-      errors: object.errors?.data ?? null
-    }
-  }
+  app.get('/api/v0/webhooks/secret', {
+    schema: { response: withErrors({ 200: { type: 'object', properties: { object: { type: 'string' }, secret: { type: 'string' } } } }) }
+  }, async (request) => {
+    const { keyId } = await auth.authenticate(request)
+    return { object: 'webhook_secret', secret: keyring.webhookSecret(keyId) }
+  })
 }

@@ -1,12 +1,34 @@
 import type { FastifyInstance } from 'fastify'
+import { invalidType, invalidValue, missingParameter } from '@dria/protocol'
 import { apiError } from '../errors.js'
+import { checkBatchUpload, cleanFilename } from '../files/index.js'
 import type { FileService } from '../files/index.js'
 import type { FilePurpose, FileRecord } from '../store/index.js'
 import type { Authenticator } from './auth.js'
+import { MAX_EXPIRES_AFTER_SECONDS, MIN_EXPIRES_AFTER_SECONDS } from './constants.js'
 import { page } from './pagination.js'
 import { fileSchema, idParams, listSchema, pageQuery, withErrors } from './schemas.js'
 
-const UPLOAD_PURPOSES = new Set(['batch'])
+const UPLOAD_PURPOSES = ['batch']
+
+/** `expires_after[anchor]` and `expires_after[seconds]`, as the OpenAI SDKs send them in a form. */
+function expiresAt (fields: Map<string, string>, now: number): number | null {
+  const anchor = fields.get('expires_after[anchor]')
+  const seconds = fields.get('expires_after[seconds]')
+  if (anchor === undefined && seconds === undefined) return null
+  if (anchor === undefined) throw missingParameter('expires_after.anchor')
+  if (anchor !== 'created_at') throw invalidValue('expires_after.anchor', anchor, ['created_at'])
+  if (seconds === undefined) throw missingParameter('expires_after.seconds')
+  const value = Number(seconds)
+  if (!/^\d+$/.test(seconds)) throw invalidType('expires_after.seconds', 'an integer', seconds)
+  if (value < MIN_EXPIRES_AFTER_SECONDS) {
+    throw apiError('integer_below_min_value', `Invalid 'expires_after.seconds': integer below minimum value. Expected a value >= ${MIN_EXPIRES_AFTER_SECONDS}, but got ${value} instead.`, 'expires_after.seconds')
+  }
+  if (value > MAX_EXPIRES_AFTER_SECONDS) {
+    throw apiError('integer_above_max_value', `Invalid 'expires_after.seconds': integer above maximum value. Expected a value <= ${MAX_EXPIRES_AFTER_SECONDS}, but got ${value} instead.`, 'expires_after.seconds')
+  }
+  return now + value
+}
 
 /**
  * RFC 6266: an ASCII fallback plus the exact name percent-encoded as UTF-8. Node refuses
@@ -18,9 +40,9 @@ function contentDisposition (filename: string): string {
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`
 }
 
-export function fileObject (record: FileRecord): Omit<FileRecord, 'owner'> & { expires_at: null, status_details: null } {
+export function fileObject (record: FileRecord): Omit<FileRecord, 'owner'> & { expires_at: number | null, status_details: null } {
   const { owner: _owner, ...file } = record
-  return { ...file, expires_at: null, status_details: null }
+  return { ...file, expires_at: record.expires_at ?? null, status_details: null }
 }
 
 /** OpenAI Files: create (multipart, streamed to disk), list, retrieve, content, delete. */
@@ -34,7 +56,7 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
     const release = await files.reserveDailyUpload(keyId, limits.filesPerDay)
     let temp: string | undefined
     let filename = 'upload.jsonl'
-    let purpose: string | undefined
+    const fields = new Map<string, string>()
     try {
       // OpenAI clients may send `purpose` before or after the file part.
       for await (const part of request.parts()) {
@@ -43,16 +65,19 @@ export function registerFileRoutes (app: FastifyInstance, components: { files: F
             part.file.resume()
             throw apiError('invalid_request_error', 'Send exactly one file, in the `file` field.', 'file')
           }
-          filename = part.filename !== '' ? part.filename : filename
+          filename = cleanFilename(part.filename)
           temp = await files.receive(part.file, limits.fileBytes)
-        } else if (part.fieldname === 'purpose') {
-          purpose = String(part.value)
+        } else {
+          fields.set(part.fieldname, String(part.value))
         }
       }
-      if (temp === undefined) throw apiError('missing_required_parameter', 'Missing required parameter: file.', 'file')
-      if (purpose === undefined) throw apiError('missing_required_parameter', 'Missing required parameter: purpose.', 'purpose')
-      if (!UPLOAD_PURPOSES.has(purpose)) throw apiError('invalid_purpose', `Unsupported purpose '${purpose}'; use 'batch'.`, 'purpose')
-      const record = await files.adopt(keyId, temp, { filename, purpose: purpose as FilePurpose })
+      const purpose = fields.get('purpose')
+      if (temp === undefined) throw missingParameter('file')
+      if (purpose === undefined) throw missingParameter('purpose')
+      if (!UPLOAD_PURPOSES.includes(purpose)) throw invalidValue('purpose', purpose, UPLOAD_PURPOSES)
+      const expires = expiresAt(fields, Math.floor(Date.now() / 1000))
+      await checkBatchUpload(temp)
+      const record = await files.adopt(keyId, temp, { filename, purpose: purpose as FilePurpose, expiresAt: expires })
       temp = undefined
       return fileObject(record)
     } finally {

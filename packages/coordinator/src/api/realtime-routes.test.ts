@@ -12,7 +12,8 @@ import { createScheduler } from '../scheduler/index.js'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/index.js'
 import { createTrust } from '../trust/index.js'
-import { createStaticKeyAuthenticator } from './auth.js'
+import { createKeyring } from '../accounts/index.js'
+import { createAuthenticator } from './auth.js'
 import { handleError } from './error-handler.js'
 import { registerRealtimeRoutes } from './realtime-routes.js'
 import { compileValidator } from './validation.js'
@@ -35,7 +36,9 @@ describe('real-time endpoints without nodes', () => {
     app = fastify()
     app.setValidatorCompiler(compileValidator)
     app.setErrorHandler(handleError)
-    registerRealtimeRoutes(app, { scheduler, network, auth: createStaticKeyAuthenticator(['k1']) })
+    const auth = createAuthenticator({ store, keyring: createKeyring(Buffer.alloc(32, 7)) }, { staticKeys: ['k1'] })
+    await auth.start()
+    registerRealtimeRoutes(app, { scheduler, network, auth })
     app.addHook('onClose', async () => { await scheduler.stop() })
   })
 
@@ -71,14 +74,15 @@ describe('real-time endpoints without nodes', () => {
   })
 
   it('validates bodies with the batch line parser', async () => {
-    expectError(await post('/v1/chat/completions', { messages: chat.messages }), 400, 'missing_required_parameter', 'body.model')
-    expectError(await post('/v1/chat/completions', { ...chat, temperature: 9 }), 400, 'invalid_request_body', 'body.temperature')
-    expectError(await post('/v1/chat/completions', { ...chat, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/cat.png' } }] }] }), 400, 'invalid_request_body', 'body.messages[0].content[0].image_url.url')
-    expectError(await post('/v1/completions', { model: 'm' }), 400, 'missing_required_parameter', 'body.prompt')
-    expectError(await post('/v1/chat/completions', { ...chat, stream: 'yes' }), 400, 'invalid_request_body', 'body.stream')
-    expectError(await post('/v1/chat/completions', { ...chat, stream: true, stream_options: 3 }), 400, 'invalid_request_body', 'body.stream_options')
-    expectError(await post('/v1/embeddings', { model: 'e', input: 'x', stream: true }), 400, 'streaming_unsupported', 'body.stream')
-    expectError(await post('/v1/chat/completions', [1, 2]), 400, 'invalid_parameter')
+    expectError(await post('/v1/chat/completions', { messages: chat.messages }), 400, 'missing_required_parameter', 'model')
+    expectError(await post('/v1/chat/completions', { ...chat, temperature: 9 }), 400, 'decimal_above_max_value', 'temperature')
+    expectError(await post('/v1/chat/completions', { ...chat, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'http://x/cat.png' } }] }] }), 400, 'invalid_value', 'messages[0].content[0].image_url.url')
+    expectError(await post('/v1/completions', { model: 'm' }), 400, 'missing_required_parameter', 'prompt')
+    expectError(await post('/v1/chat/completions', { ...chat, stream: 'yes' }), 400, 'invalid_type', 'stream')
+    expectError(await post('/v1/chat/completions', { ...chat, stream: true, stream_options: 3 }), 400, 'invalid_type', 'stream_options')
+    expectError(await post('/v1/embeddings', { model: 'e', input: 'x', stream: true }), 400, 'streaming_unsupported', 'stream')
+    expectError(await post('/v1/chat/completions', { ...chat, tools: [{ type: 'function' }] }), 400, 'unsupported_parameter', 'tools')
+    expectError(await post('/v1/chat/completions', [1, 2]), 400, 'invalid_type')
     const raw = await app.inject({ method: 'POST', url: '/v1/chat/completions', headers: { authorization: 'Bearer k1', 'content-type': 'application/json' }, payload: '{"model":' })
     expectError(raw, 400, 'invalid_json')
   })

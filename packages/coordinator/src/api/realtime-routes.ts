@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { DriaError, MAX_TASK_MESSAGE_BYTES, isDriaError, mediaOf, parseOpenAIBody } from '@dria/protocol'
+import { DriaError, MAX_TASK_MESSAGE_BYTES, invalidType, isDriaError, mediaOf, parseOpenAIBody } from '@dria/protocol'
 import type { TaskKindName } from '@dria/protocol'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { inferenceResultOf } from '../batches/index.js'
@@ -87,11 +87,9 @@ type Body = Record<string, unknown>
 /** Splits what only the HTTP layer handles (`stream`, `stream_options`) from the request body the network runs. */
 function streamingOf (kind: TaskKindName, body: Body): { stream: boolean, includeUsage: boolean, body: Body } {
   const { stream, stream_options: options, ...rest } = body
-  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw new DriaError('invalid_request_body', 'stream must be a boolean', { param: 'body.stream' })
-  if (stream === true && kind === 'embedding') throw new DriaError('streaming_unsupported', 'embeddings cannot be streamed', { param: 'body.stream' })
-  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) {
-    throw new DriaError('invalid_request_body', 'stream_options must be an object', { param: 'body.stream_options' })
-  }
+  if (stream !== undefined && stream !== null && typeof stream !== 'boolean') throw invalidType('stream', 'a boolean', stream)
+  if (stream === true && kind === 'embedding') throw new DriaError('streaming_unsupported', 'Embeddings cannot be streamed.', { param: 'stream' })
+  if (options !== undefined && options !== null && (typeof options !== 'object' || Array.isArray(options))) throw invalidType('stream_options', 'an object', options)
   const includeUsage = stream === true && (options as { include_usage?: unknown } | null | undefined)?.include_usage === true
   return { stream: stream === true, includeUsage, body: rest }
 }
@@ -127,7 +125,7 @@ export function registerRealtimeRoutes (app: FastifyInstance, components: Realti
       if (served === undefined) return fail(reply, 503, 'no_capacity', `No node serves model '${model}' right now.`)
       for (const media of mediaOf(parsed)) {
         if (!served.capabilities.includes(media)) {
-          return fail(reply, 400, `${media}_unsupported`, `Model '${model}' does not read ${media === 'vision' ? 'images' : 'audio'}.`, 'body.messages')
+          return fail(reply, 400, `${media}_unsupported`, `Model '${model}' does not read ${media === 'vision' ? 'images' : 'audio'}.`, 'messages')
         }
       }
 

@@ -1,4 +1,5 @@
 /** JSON schemas of the OpenAI objects the API returns (they also make serialization fast). */
+import { MAX_FILE_PAGE } from './constants.js'
 
 const nullableInt = { type: ['integer', 'null'] } as const
 const nullableString = { type: ['string', 'null'] } as const
@@ -44,11 +45,13 @@ export const batchSchema = {
             type: 'object',
             properties: { code: { type: 'string' }, message: { type: 'string' }, param: nullableString, line: nullableInt }
           }
-        }
+        },
+        total: { type: 'integer' }
       }
     },
     input_file_id: { type: 'string' },
     completion_window: { type: 'string' },
+    model: nullableString,
     status: { type: 'string' },
     output_file_id: nullableString,
     error_file_id: nullableString,
@@ -98,16 +101,30 @@ export function listSchema (item: object): object {
   }
 }
 
+/** Ids of any length are looked up: an unknown one is a 404, as at OpenAI. */
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'string', minLength: 1, maxLength: 200 } }
+  properties: { id: { type: 'string', minLength: 1 } }
 } as const
+
+/** `{anchor: "created_at", seconds}`: OpenAI's `expires_after` / `output_expires_after`. */
+export function expiresAfterSchema (min: number, max: number): { type: string | string[], required: string[], additionalProperties: false, properties: object } {
+  return {
+    type: 'object',
+    required: ['anchor', 'seconds'],
+    additionalProperties: false,
+    properties: {
+      anchor: { type: 'string', enum: ['created_at'] },
+      seconds: { type: 'integer', minimum: min, maximum: max }
+    }
+  }
+}
 
 export const pageQuery = {
   type: 'object',
   properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 10000 },
+    limit: { type: 'integer', minimum: 1, maximum: MAX_FILE_PAGE },
     after: { type: 'string', maxLength: 200 },
     order: { type: 'string', enum: ['asc', 'desc'] },
     purpose: { type: 'string', maxLength: 64 }

@@ -6,7 +6,8 @@ import type { FastifySchemaCompiler } from 'fastify'
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv
 
 function ajvWith (coerceTypes: boolean | 'array'): Ajv {
-  return addFormats(new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false }))
+  // verbose: errors carry the offending value, which OpenAI's messages quote.
+  return addFormats(new Ajv({ coerceTypes, useDefaults: true, removeAdditional: false, allErrors: false, strict: false, verbose: true }))
 }
 
 const coercing = ajvWith('array')

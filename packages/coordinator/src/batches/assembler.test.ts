@@ -48,7 +48,7 @@ function outcome (output: unknown, promptTokens = 5, completionTokens = 3): Task
   return { output: JSON.stringify(output), promptTokens, completionTokens, peer: 'peer-a', modelDigest: DIGEST, signature: 'c2ln', finishedAt: FINISHED }
 }
 
-type Spec = Pick<TaskRow, 'kind' | 'format'> & { state: 'completed', outcome: TaskOutcome } | Pick<TaskRow, 'kind' | 'format'> & { state: 'failed' | 'pending' | 'assigned', failure?: TaskFailure }
+type Spec = (Pick<TaskRow, 'kind' | 'format'> & { state: 'completed', outcome: TaskOutcome } | Pick<TaskRow, 'kind' | 'format'> & { state: 'failed' | 'pending' | 'assigned', failure?: TaskFailure }) & { body?: unknown }
 
 /** Inserts rows and drives each through the real transitions to its state. */
 async function insertRows (store: Store, batchId: string, specs: Spec[]): Promise<void> {
@@ -59,7 +59,7 @@ async function insertRows (store: Store, batchId: string, specs: Spec[]): Promis
     customId: `req-${index}`,
     kind: spec.kind,
     model: 'stories260K',
-    body: '{"model":"stories260K"}',
+    body: JSON.stringify(spec.body ?? { model: 'stories260K' }),
     format: spec.format,
     state: 'pending',
     attempts: 0
@@ -151,6 +151,38 @@ describe('assembleBatch', () => {
       { custom_id: 'req-7', model: 'stories260K', error: { code: 'engine_error', message: 'boom' } },
       { id: `batch_req_${REQ}-8`, custom_id: 'req-8', response: null, error: { code: 'internal_error', message: 'The request has no result.' } }
     ])
+  })
+
+  it('formats logprobs, base64 embeddings and engine error codes as OpenAI does', async () => {
+    const logprobs = [
+      { token: ' Once', logprob: -0.5, bytes: [32, 79, 110, 99, 101], topLogprobs: [{ token: ' Once', logprob: -0.5, bytes: [32, 79, 110, 99, 101] }, { token: ' The', logprob: -1.25, bytes: [32, 84, 104, 101] }] },
+      { token: ' upon', logprob: -0.125, bytes: [32, 117, 112, 111, 110], topLogprobs: [] }
+    ]
+    await insertRows(store, BATCH_ID, [
+      { kind: 'chat', format: 'openai', state: 'completed', outcome: outcome({ text: ' Once upon', finish_reason: 'length', logprobs }), body: { model: 'stories260K', messages: [{ role: 'user', content: 'x' }], logprobs: true, top_logprobs: 2 } },
+      { kind: 'completion', format: 'openai', state: 'completed', outcome: outcome({ text: ' Once upon', finish_reason: 'length', logprobs }), body: { model: 'stories260K', prompt: 'Tell:', logprobs: 2 } },
+      { kind: 'embedding', format: 'openai', state: 'completed', outcome: outcome({ embeddings: [[0.5, -0.25, 1]] }, 3, 0), body: { model: 'e', input: 'x', encoding_format: 'base64' } },
+      { kind: 'chat', format: 'openai', state: 'failed', failure: { code: 'CONTEXT_LENGTH_EXCEEDED', message: 'too long', status: 400, param: 'messages' } }
+    ])
+    const result = await assembleBatch({ store, files }, batch())
+    const [chat, completion, embedding] = lines(await readFile(result.outputPath, 'utf8')) as Array<{ response: { body: any } }>
+    expect(chat.response.body.choices[0].logprobs).toEqual({
+      content: [
+        { token: ' Once', logprob: -0.5, bytes: [32, 79, 110, 99, 101], top_logprobs: [{ token: ' Once', logprob: -0.5, bytes: [32, 79, 110, 99, 101] }, { token: ' The', logprob: -1.25, bytes: [32, 84, 104, 101] }] },
+        { token: ' upon', logprob: -0.125, bytes: [32, 117, 112, 111, 110], top_logprobs: [] }
+      ],
+      refusal: null
+    })
+    expect(completion.response.body.choices[0].logprobs).toEqual({
+      tokens: [' Once', ' upon'],
+      token_logprobs: [-0.5, -0.125],
+      top_logprobs: [{ ' Once': -0.5, ' The': -1.25 }, {}],
+      text_offset: [5, 10]
+    })
+    const vector = Buffer.from(embedding.response.body.data[0].embedding as string, 'base64')
+    expect([vector.readFloatLE(0), vector.readFloatLE(4), vector.readFloatLE(8)]).toEqual([0.5, -0.25, 1])
+    const [failed] = lines(await readFile(result.errorPath, 'utf8')) as Array<{ response: { body: { error: { code: string } } } }>
+    expect(failed.response.body.error.code).toBe('context_length_exceeded')
   })
 
   it('puts every custom_id in exactly one file and writes identical bytes when assembled again', async () => {

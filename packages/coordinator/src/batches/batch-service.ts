@@ -1,19 +1,22 @@
-import { DriaError, kindOfEndpoint } from '@dria/protocol'
+import { stat } from 'node:fs/promises'
+import { DriaError, ENDPOINT_KINDS, invalidValue, kindOfEndpoint } from '@dria/protocol'
 import type { Logger } from '@dria/protocol'
 import { COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
 import type { FileService } from '../files/index.js'
 import { newId } from '../ids.js'
-import { ingestFile } from '../ingest/index.js'
-import type { IngestSummary } from '../ingest/index.js'
+import { WORKER_MIN_BYTES, ingestFile, ingestInWorker } from '../ingest/index.js'
+import type { IngestSummary, TaskSpec } from '../ingest/index.js'
 import type { NetworkView } from '../network/index.js'
 import type { Scheduler } from '../scheduler/index.js'
 import type { Trust } from '../trust/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { EventBus } from '../events/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
-import type { BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
+import type { BatchError, BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
+import { createDeferredIndex } from './deferred-index.js'
+import type { DeferredIndex } from './deferred-index.js'
 
 export interface CreateBatchParams {
   input_file_id: string
@@ -21,6 +24,8 @@ export interface CreateBatchParams {
   completion_window: string
   metadata?: Record<string, string> | null
   webhook_url?: string | null
+  /** When the output and error files expire (OpenAI's `output_expires_after`). */
+  output_expires_after?: { anchor: 'created_at', seconds: number } | null
 }
 
 /** The limits of the creator's plan that apply to a batch. */
@@ -46,12 +51,33 @@ export interface BatchService {
 
 const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired', 'cancelled'])
 
+/** The OpenAI batch object of a record: internal fields dropped, every field the SDKs expect present. */
 export function toBatchObject (record: BatchRecord): BatchObject {
-  const { owner: _owner, webhookUrl: _webhook, webhookDelivered: _delivered, models: _models, maxLines: _maxLines, ...object } = record
-  return object
+  const {
+    owner: _owner, webhookUrl: _webhook, webhookDelivered: _delivered, models: _models, maxLines: _maxLines,
+    validated: _validated, outputExpiresAfterSeconds: _expiresAfter, resultFileIds: _resultFileIds, ...object
+  } = record
+  const { input_tokens, output_tokens, total_tokens } = record.usage
+  return {
+    ...object,
+    model: record.model ?? null,
+    usage: { input_tokens, input_tokens_details: { cached_tokens: 0 }, output_tokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens }
+  }
+}
+
+/** Several models in one batch are named together; OpenAI batches have exactly one. */
+function batchModel (models: string[]): string | null {
+  return models.length === 0 ? null : models.join(',')
 }
 
 const now = (): number => Math.floor(Date.now() / 1000)
+
+/** A promise and the function that resolves it. */
+function latch (): { promise: Promise<void>, resolve: () => void } {
+  let resolve = (): void => {}
+  const promise = new Promise<void>(r => { resolve = r })
+  return { promise, resolve }
+}
 
 /**
  * Owns the batch lifecycle: validating → in_progress → finalizing → completed, plus failed,
@@ -73,6 +99,12 @@ export function createBatchService (components: { store: Store, files: FileServi
   /** Batches whose rows from a quarantined node are being reopened. */
   const reopening = new Set<string>()
   const work = new Set<Promise<unknown>>()
+  /** Batches a restart is recounting: they are served once their counts are right again. */
+  const recounting = new Map<string, Promise<void>>()
+  /** Batches being created, per owner: they count against the plan before they are saved. */
+  const creating = new Map<string, number>()
+  /** Aborts validations on stop: they start over after the restart instead of delaying it. */
+  const shutdown = new AbortController()
   let expiryTimer: NodeJS.Timeout | undefined
 
   function track (promise: Promise<unknown>): void {
@@ -100,7 +132,7 @@ export function createBatchService (components: { store: Store, files: FileServi
   async function notify (batch: BatchRecord): Promise<void> {
     if (batch.webhookUrl === null || batch.webhookDelivered === true) return
     const object = toBatchObject(batch)
-    const delivered = await webhooks.send(batch.webhookUrl, {
+    const delivered = await webhooks.send(batch.webhookUrl, batch.owner, {
       id: `evt_${batch.id}_${batch.status}`,
       object: 'event',
       type: `batch.${batch.status}`,
@@ -113,34 +145,49 @@ export function createBatchService (components: { store: Store, files: FileServi
     }
   }
 
+  function rowOf (batch: BatchRecord, task: TaskSpec, index: number, kind: TaskRow['kind']): TaskRow {
+    const row: TaskRow = {
+      batchId: batch.id,
+      index,
+      line: task.line,
+      customId: task.customId,
+      kind: task.kind ?? kind,
+      model: task.model,
+      body: task.body,
+      format: task.format,
+      state: 'pending',
+      attempts: 0
+    }
+    if (task.failure === undefined) return row
+    return { ...row, state: 'failed', failure: { ...task.failure, status: 400 } }
+  }
+
   /**
-   * Streams the input file into pending task rows. Up to two chunk writes are in flight while
-   * the next chunk is parsed: LevelDB writes on its own thread, so parsing need not wait.
+   * Streams the input file into task rows: pending ones, and lines whose body is invalid already
+   * failed. Up to two chunk writes are in flight while the next chunk is parsed: LevelDB writes
+   * on its own thread, so parsing need not wait. Large files are parsed in a worker thread.
+   * The pending rows are noted in `pending`, to be indexed once all rows are written.
    */
-  async function split (batch: BatchRecord): Promise<IngestSummary> {
-    const kind = kindOfEndpoint(batch.endpoint)
+  async function split (batch: BatchRecord, pending: DeferredIndex): Promise<IngestSummary> {
+    const kind = kindOfEndpoint(batch.endpoint)!
+    const path = files.pathOf(batch.input_file_id)
+    const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
     let index = 0
     const writes: Array<Promise<void>> = []
     try {
-      return await ingestFile(files.pathOf(batch.input_file_id), {
+      return await ingest(path, {
         endpoint: batch.endpoint,
         defaultModel: batch.metadata?.model,
         maxLines: batch.maxLines,
-        isModelServed: model => network.isModelServed(model)
+        servedModels: network.models().map(m => m.name),
+        scratchDir: files.tempPath(),
+        signal: shutdown.signal
       }, async (tasks) => {
-        const write = store.tasks.insert(tasks.map(task => ({
-          batchId: batch.id,
-          index: index++,
-          line: task.line,
-          customId: task.customId,
-          kind: task.kind ?? kind,
-          model: task.model,
-          body: task.body,
-          format: task.format,
-          state: 'pending' as const,
-          attempts: 0
-        })))
+        const rows = tasks.map(task => rowOf(batch, task, index++, kind))
+        const write = store.tasks.insert(rows, { indexPending: false })
         write.catch(() => {}) // observed below; a failure surfaces at the next await
+        for (const row of rows) if (row.state === 'pending') pending.add(row.model, row.index)
+        await pending.flush()
         metrics?.ingestedLines.inc(tasks.length)
         writes.push(write)
         if (writes.length >= 2) await writes.shift()
@@ -150,37 +197,53 @@ export function createBatchService (components: { store: Store, files: FileServi
     }
   }
 
+  async function fail (batch: BatchRecord, data: BatchError[], total = data.length): Promise<void> {
+    await store.tasks.deleteBatch(batch.id)
+    batch.errors = { object: 'list', data, total }
+    await transition(batch, 'failed', 'failed_at')
+  }
+
   async function validate (batch: BatchRecord): Promise<void> {
     // A validation a crash interrupted starts over from a clean slate.
     await store.tasks.deleteBatch(batch.id)
+    if (await store.files.get(batch.input_file_id) === undefined) {
+      return await fail(batch, [{ code: 'invalid_request', message: `Cannot find file ${batch.input_file_id}.`, param: 'input_file_id', line: null }])
+    }
+    const pending = createDeferredIndex({ tasks: store.tasks }, { batchId: batch.id, path: files.tempPath() })
     let summary: IngestSummary
     try {
-      summary = await split(batch)
+      summary = await split(batch, pending)
+      // A cancelled batch never queues its rows: they are failed as they are.
+      if (summary.errorCount === 0 && batch.status !== 'cancelling') await pending.write()
     } catch (err) {
+      // Stopping: the batch stays validating and is split again after the restart.
+      if (shutdown.signal.aborted) return
       // The input vanished (deleted meanwhile) or could not be read: the batch cannot run.
       log.warn({ batchId: batch.id, err }, 'input file unreadable')
-      await store.tasks.deleteBatch(batch.id)
-      batch.errors = { object: 'list', data: [{ code: 'invalid_file', message: 'The input file could not be read.', param: 'input_file_id', line: null }] }
-      await transition(batch, 'failed', 'failed_at')
-      return
+      return await fail(batch, [{ code: 'invalid_file', message: 'The input file could not be read.', param: 'input_file_id', line: null }])
+    } finally {
+      await pending.discard()
     }
     // An invalid file fails even if a cancel came meanwhile: only its lines before the first
     // error were split into tasks, so cancelling those would leave the rest in no file.
-    if (summary.errorCount > 0 || summary.tasks === 0) {
-      await store.tasks.deleteBatch(batch.id)
-      const data = summary.errorCount > 0
-        ? summary.errors.map(e => ({ code: e.code, message: e.message, param: e.param, line: e.line }))
-        : [{ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null }]
-      batch.errors = { object: 'list', data }
-      await transition(batch, 'failed', 'failed_at')
-      return
+    if (summary.errorCount > 0) {
+      return await fail(batch, summary.errors.map(e => ({ code: e.code, message: e.message, param: e.param, line: e.line })), summary.errorCount)
     }
-    batch.request_counts = { total: summary.tasks, completed: 0, failed: 0 }
-    if (batch.status === 'cancelling') return await stopEarly(batch, 'batch_cancelled')
+    if (summary.tasks + summary.failed === 0) {
+      return await fail(batch, [{ code: 'empty_file', message: 'The input file has no requests.', param: null, line: null }])
+    }
+    batch.request_counts = { total: summary.tasks + summary.failed, completed: 0, failed: summary.failed }
     batch.models = summary.models
+    batch.model = batchModel(summary.models)
+    batch.validated = true
+    // Saved before anything else happens to the batch: after a crash it resumes from here.
+    await save(batch)
+    if (batch.status === 'cancelling') return await stopEarly(batch, 'batch_cancelled')
     await transition(batch, 'in_progress', 'in_progress_at')
     // A cancel during the save above has already started stopping the batch.
-    if (batch.status === 'in_progress') scheduler.activate(batch.id, batch.models, { owner: batch.owner })
+    if (batch.status !== 'in_progress') return
+    if (summary.tasks === 0) return finalizeIfDone(batch)
+    scheduler.activate(batch.id, batch.models, { owner: batch.owner })
   }
 
   function onSettled (row: TaskRow): void {
@@ -213,11 +276,20 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   async function writeResults (batch: BatchRecord): Promise<void> {
+    // The ids are fixed before the files exist, so writing them again after a crash replaces
+    // the files of the interrupted attempt instead of leaving them behind.
+    if (batch.resultFileIds === undefined) {
+      batch.resultFileIds = { output: newId('file-'), error: newId('file-') }
+      await save(batch)
+    }
     const { outputPath, errorPath, outputLines, errorLines } = await assembleBatch({ store, files }, batch)
+    const expiresAt = batch.outputExpiresAfterSeconds == null ? null : now() + batch.outputExpiresAfterSeconds
+    const adopt = async (path: string, id: string, kind: string): Promise<string> =>
+      (await files.adopt(batch.owner, path, { filename: `${batch.id}_${kind}.jsonl`, purpose: 'batch_output', id, expiresAt })).id
     // OpenAI always gives a completed batch an output file, and an error file only when needed.
     const keepOutput = outputLines > 0 || errorLines === 0
-    batch.output_file_id = keepOutput ? (await files.adopt(batch.owner, outputPath, { filename: `${batch.id}_output.jsonl`, purpose: 'batch_output' })).id : null
-    batch.error_file_id = errorLines > 0 ? (await files.adopt(batch.owner, errorPath, { filename: `${batch.id}_error.jsonl`, purpose: 'batch_output' })).id : null
+    batch.output_file_id = keepOutput ? await adopt(outputPath, batch.resultFileIds.output, 'output') : null
+    batch.error_file_id = errorLines > 0 ? await adopt(errorPath, batch.resultFileIds.error, 'error') : null
     if (!keepOutput) await files.discard(outputPath)
     if (errorLines === 0) await files.discard(errorPath)
   }
@@ -263,25 +335,52 @@ export function createBatchService (components: { store: Store, files: FileServi
     batch.usage = usage
   }
 
-  async function resume (batch: BatchRecord): Promise<void> {
+  /**
+   * Picks up a batch a restart found unfinished. `recounted` is called once its counts are
+   * right again (until then it is not served, so counts never go backwards). `turn` settles
+   * when the batch resumed before this one has gone back to the scheduler (or will not), and
+   * `activated` when this one has: batches resume in creation order.
+   */
+  async function resume (batch: BatchRecord, hooks: { recounted: () => void, turn: Promise<void>, activated: () => void }): Promise<void> {
+    const { recounted, turn, activated } = hooks
     active.set(batch.id, batch)
-    switch (batch.status) {
-      case 'validating': return await validate(batch)
-      case 'in_progress':
-        await recount(batch)
-        await save(batch)
-        if (batch.request_counts.completed + batch.request_counts.failed === batch.request_counts.total) return await finalize(batch)
-        scheduler.activate(batch.id, batch.models, { owner: batch.owner })
-        return
-      case 'finalizing':
-        await recount(batch)
-        await writeResults(batch)
-        return await transition(batch, 'completed', 'completed_at')
-      case 'cancelling':
-        await recount(batch)
-        return await stopEarly(batch, 'batch_cancelled')
-      default:
-        active.delete(batch.id)
+    try {
+      switch (batch.status) {
+        case 'validating':
+          recounted()
+          return await validate(batch)
+        case 'in_progress':
+          await recount(batch)
+          await save(batch)
+          recounted()
+          if (batch.request_counts.completed + batch.request_counts.failed === batch.request_counts.total) {
+            activated()
+            return await finalize(batch)
+          }
+          await turn
+          scheduler.activate(batch.id, batch.models, { owner: batch.owner })
+          return
+        case 'finalizing':
+          await recount(batch)
+          recounted()
+          await writeResults(batch)
+          return await transition(batch, 'completed', 'completed_at')
+        case 'cancelling':
+          // Cancelled while validating: the split is finished first, or the lines it had
+          // not reached yet would be in neither file.
+          if (batch.validated !== true && batch.in_progress_at === null) {
+            recounted()
+            return await validate(batch)
+          }
+          await recount(batch)
+          recounted()
+          return await stopEarly(batch, 'batch_cancelled')
+        default:
+          active.delete(batch.id)
+      }
+    } finally {
+      recounted()
+      activated()
     }
   }
 
@@ -295,6 +394,7 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   async function owned (owner: string, id: string): Promise<BatchRecord> {
+    await recounting.get(id)
     const stored = active.get(id) ?? await store.batches.get(id)
     if (stored === undefined || stored.owner !== owner) throw notFound('batch', id)
     return stored
@@ -344,67 +444,97 @@ export function createBatchService (components: { store: Store, files: FileServi
 
   return {
     async start () {
+      let turn = Promise.resolve()
+      // Ids sort by creation time: the oldest batch is resumed (and activated) first.
       for await (const batch of store.batches.all()) {
-        track(FINAL.has(batch.status) ? notify(batch) : resume(batch))
+        if (FINAL.has(batch.status)) {
+          track(notify(batch))
+          continue
+        }
+        const recounted = latch()
+        recounting.set(batch.id, recounted.promise)
+        void recounted.promise.then(() => recounting.delete(batch.id))
+        const activated = latch()
+        track(resume(batch, { recounted: recounted.resolve, turn, activated: activated.resolve }))
+        turn = activated.promise
       }
       expiryTimer = setInterval(checkExpiry, init.expiryCheckIntervalMs ?? 1_000)
       expiryTimer.unref()
     },
     async stop () {
       clearInterval(expiryTimer)
+      shutdown.abort()
       webhooks.stop()
       await scheduler.stop()
       await Promise.all(work)
     },
     async create (owner, params, limits) {
-      if (kindOfEndpoint(params.endpoint) === undefined) {
-        throw apiError('invalid_endpoint', `Unsupported endpoint '${params.endpoint}'; use /v1/chat/completions, /v1/completions or /v1/embeddings.`, 'endpoint')
-      }
-      if (params.completion_window !== COMPLETION_WINDOW) {
-        throw apiError('invalid_completion_window', `completion_window must be '${COMPLETION_WINDOW}'.`, 'completion_window')
-      }
-      const open = [...active.values()].filter(b => b.owner === owner).length
+      if (kindOfEndpoint(params.endpoint) === undefined) throw invalidValue('endpoint', params.endpoint, Object.keys(ENDPOINT_KINDS))
+      if (params.completion_window !== COMPLETION_WINDOW) throw invalidValue('completion_window', params.completion_window, [COMPLETION_WINDOW])
+      // Counted and reserved in one synchronous step: simultaneous creates cannot all pass.
+      let open = creating.get(owner) ?? 0
+      for (const batch of active.values()) if (batch.owner === owner) open++
       if (open >= limits.concurrentBatches) {
         throw new LimitError('too_many_batches', `Your plan allows ${limits.concurrentBatches} unfinished batches at once.`, 60)
       }
-      const input = await files.get(owner, params.input_file_id)
-      if (input.purpose !== 'batch') throw apiError('invalid_file', `File '${input.id}' has purpose '${input.purpose}', expected 'batch'.`, 'input_file_id')
-      const created = now()
-      const batch: BatchRecord = {
-        id: newId('batch_'),
-        object: 'batch',
-        endpoint: params.endpoint,
-        errors: null,
-        input_file_id: input.id,
-        completion_window: params.completion_window,
-        status: 'validating',
-        output_file_id: null,
-        error_file_id: null,
-        created_at: created,
-        in_progress_at: null,
-        expires_at: created + windowSeconds,
-        finalizing_at: null,
-        completed_at: null,
-        failed_at: null,
-        expired_at: null,
-        cancelling_at: null,
-        cancelled_at: null,
-        request_counts: { total: 0, completed: 0, failed: 0 },
-        metadata: params.metadata ?? null,
-        usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
-        owner,
-        webhookUrl: params.webhook_url ?? null,
-        models: [],
-        maxLines: limits.tasksPerFile
+      creating.set(owner, (creating.get(owner) ?? 0) + 1)
+      try {
+        if (params.webhook_url != null) await webhooks.check(params.webhook_url)
+        // An unknown (or someone else's) file makes a batch that fails validation, as at OpenAI.
+        const input = await store.files.get(params.input_file_id)
+        if (input !== undefined && input.owner === owner && input.purpose !== 'batch') {
+          throw apiError('invalid_file', `File '${input.id}' has purpose '${input.purpose}', expected 'batch'.`, 'input_file_id')
+        }
+        const created = now()
+        const batch: BatchRecord = {
+          id: newId('batch_'),
+          object: 'batch',
+          endpoint: params.endpoint,
+          errors: null,
+          input_file_id: params.input_file_id,
+          completion_window: params.completion_window,
+          status: 'validating',
+          output_file_id: null,
+          error_file_id: null,
+          created_at: created,
+          in_progress_at: null,
+          expires_at: created + windowSeconds,
+          finalizing_at: null,
+          completed_at: null,
+          failed_at: null,
+          expired_at: null,
+          cancelling_at: null,
+          cancelled_at: null,
+          request_counts: { total: 0, completed: 0, failed: 0 },
+          metadata: params.metadata ?? null,
+          usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+          model: null,
+          owner,
+          webhookUrl: params.webhook_url ?? null,
+          models: [],
+          maxLines: limits.tasksPerFile,
+          outputExpiresAfterSeconds: params.output_expires_after?.seconds ?? null
+        }
+        if (input === undefined || input.owner !== owner) {
+          // Saved as validating first, so the record is complete before it fails.
+          await save(batch)
+          await fail(batch, [{ code: 'invalid_request', message: `Cannot find file ${params.input_file_id}.`, param: 'input_file_id', line: null }])
+          return batch
+        }
+        await save(batch)
+        active.set(batch.id, batch)
+        track(validate(batch))
+        return batch
+      } finally {
+        const left = (creating.get(owner) ?? 1) - 1
+        if (left === 0) creating.delete(owner)
+        else creating.set(owner, left)
       }
-      await save(batch)
-      active.set(batch.id, batch)
-      track(validate(batch))
-      return batch
     },
     get: owned,
     async list (owner, options) {
       const page = await store.batches.list(owner, options)
+      await Promise.all(page.data.map(async batch => await recounting.get(batch.id)))
       // Stored records of running batches lag behind their counts and usage.
       return { ...page, data: page.data.map(batch => active.get(batch.id) ?? batch) }
     },

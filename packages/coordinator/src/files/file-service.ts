@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, rm, stat } from 'node:fs/promises'
+import { readdir, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -12,6 +12,17 @@ import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index
 
 export interface FileServiceInit {
   maxFileBytes?: number
+  /** How often files past their `expires_at` are deleted. Default 60 s. */
+  expirySweepIntervalMs?: number
+}
+
+export interface AdoptMeta {
+  filename: string
+  purpose: FilePurpose
+  /** Default: a new id. An existing file with this id is replaced. */
+  id?: string
+  /** Unix seconds after which the file is deleted; default never. */
+  expiresAt?: number | null
 }
 
 export interface FileService {
@@ -26,15 +37,21 @@ export interface FileService {
    */
   reserveDailyUpload(owner: string, perDay: number): Promise<() => void>
   /** Records a body written to a temp path (an upload, or an output file) as a file. */
-  adopt(owner: string, tempPath: string, meta: { filename: string, purpose: FilePurpose, id?: string }): Promise<FileRecord>
+  adopt(owner: string, tempPath: string, meta: AdoptMeta): Promise<FileRecord>
   discard(tempPath: string): Promise<void>
   get(owner: string, id: string): Promise<FileRecord>
   list(owner: string, options: ListOptions): Promise<{ data: FileRecord[], hasMore: boolean }>
   open(owner: string, id: string): Promise<{ record: FileRecord, stream: Readable }>
   delete(owner: string, id: string): Promise<FileRecord>
   pathOf(id: string): string
-  /** A path in the files dir for a body being written. */
+  /** A path in the files dir for a body being written (or scratch files); swept at start. */
   tempPath(): string
+  /**
+   * Deletes what a crash left behind (temp uploads and bodies no record names), then deletes
+   * expired files now and periodically.
+   */
+  start(): Promise<void>
+  stop(): void
 }
 
 const DAY_SECONDS = 24 * 3600
@@ -42,6 +59,7 @@ const DAY_SECONDS = 24 * 3600
 /** File bodies live on disk, one per id; metadata lives in LevelDB. */
 export function createFileService (components: { store: Store, logger: Logger }, init: FileServiceInit = {}): FileService {
   const { store } = components
+  const log = components.logger.child({ module: 'files' })
   const maxBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   const pathOf = (id: string): string => join(store.filesDir, id)
   /** Batch uploads being received, per owner, and the chain their quota checks run in. */
@@ -67,12 +85,12 @@ export function createFileService (components: { store: Store, logger: Logger },
 
   async function get (owner: string, id: string): Promise<FileRecord> {
     const record = await store.files.get(id)
-    // Another key's file is indistinguishable from a missing one.
-    if (record === undefined || record.owner !== owner) throw notFound('file', id)
+    // Another key's file is indistinguishable from a missing one, and so is an expired one.
+    if (record === undefined || record.owner !== owner || (record.expires_at != null && record.expires_at <= Date.now() / 1000)) throw notFound('file', id)
     return record
   }
 
-  async function adopt (owner: string, temp: string, meta: { filename: string, purpose: FilePurpose, id?: string }): Promise<FileRecord> {
+  async function adopt (owner: string, temp: string, meta: AdoptMeta): Promise<FileRecord> {
     const { size } = await stat(temp)
     const record: FileRecord = {
       id: meta.id ?? newId('file-'),
@@ -82,12 +100,38 @@ export function createFileService (components: { store: Store, logger: Logger },
       filename: meta.filename,
       purpose: meta.purpose,
       status: 'processed',
-      owner
+      owner,
+      expires_at: meta.expiresAt ?? null
     }
+    // Body first, then the record: a crash in between leaves an orphan body for the sweep.
     await rename(temp, pathOf(record.id))
     await store.files.put(record)
     return record
   }
+
+  async function remove (record: FileRecord): Promise<void> {
+    await store.files.delete(record)
+    await rm(pathOf(record.id), { force: true })
+  }
+
+  async function sweepLeftovers (): Promise<void> {
+    let swept = 0
+    for (const name of await readdir(store.filesDir)) {
+      const orphan = name.startsWith('upload-') ? name.endsWith('.tmp') : await store.files.get(name) === undefined
+      if (!orphan) continue
+      await rm(join(store.filesDir, name), { recursive: true, force: true })
+      swept++
+    }
+    if (swept > 0) log.info({ swept }, 'leftovers of a crash deleted')
+  }
+
+  async function sweepExpired (): Promise<void> {
+    const t = Math.floor(Date.now() / 1000)
+    for await (const record of store.files.all()) {
+      if (record.expires_at != null && record.expires_at <= t) await remove(record)
+    }
+  }
+  let expiryTimer: NodeJS.Timeout | undefined
 
   return {
     async receive (body, limitBytes = maxBytes) {
@@ -140,11 +184,19 @@ export function createFileService (components: { store: Store, logger: Logger },
     },
     async delete (owner, id) {
       const record = await get(owner, id)
-      await store.files.delete(record)
-      await rm(pathOf(id), { force: true })
+      await remove(record)
       return record
     },
     pathOf,
-    tempPath
+    tempPath,
+    async start () {
+      await sweepLeftovers()
+      await sweepExpired()
+      expiryTimer = setInterval(() => { sweepExpired().catch(err => { log.warn({ err }, 'expired files not deleted') }) }, init.expirySweepIntervalMs ?? 60_000)
+      expiryTimer.unref()
+    },
+    stop () {
+      clearInterval(expiryTimer)
+    }
   }
 }

@@ -24,21 +24,27 @@ describe('upload slots', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  it('hands a slot out exactly once, even to simultaneous takers', async () => {
+  it('lets one upload at a time claim a slot, and only a stored upload use it up', async () => {
     const slot = await slots.open('alice', { fileBytes: 100, filesPerDay: Number.POSITIVE_INFINITY })
     expect(slot).toMatchObject({ owner: 'alice', maxBytes: 100, filesPerDay: null })
     expect(slot.id).toMatch(/^[A-Za-z0-9_-]{32}$/)
-    const takes = await Promise.allSettled([slots.take(slot.id), slots.take(slot.id), slots.take(slot.id)])
-    expect(takes.filter(t => t.status === 'fulfilled')).toHaveLength(1)
-    expect(takes.filter(t => t.status === 'rejected').map(t => (t as PromiseRejectedResult).reason.code)).toEqual(['upload_not_found', 'upload_not_found'])
-    await expect(slots.take(slot.id)).rejects.toMatchObject({ code: 'upload_not_found' })
-    await expect(slots.take('no-such-token')).rejects.toMatchObject({ code: 'upload_not_found' })
+    const claims = await Promise.allSettled([slots.claim(slot.id), slots.claim(slot.id), slots.claim(slot.id)])
+    const won = claims.filter(t => t.status === 'fulfilled')
+    expect(won).toHaveLength(1)
+    expect(claims.filter(t => t.status === 'rejected').map(t => (t as PromiseRejectedResult).reason.code)).toEqual(['upload_not_found', 'upload_not_found'])
+    // The upload failed: the URL works again.
+    won[0].value.release()
+    const again = await slots.claim(slot.id)
+    expect(again.slot.fileId).toBe(slot.fileId)
+    await again.consume()
+    await expect(slots.claim(slot.id)).rejects.toMatchObject({ code: 'upload_not_found' })
+    await expect(slots.claim('no-such-token')).rejects.toMatchObject({ code: 'upload_not_found' })
   })
 
   it('refuses and sweeps expired slots', async () => {
     const expired = { ...await slots.open('bob', { fileBytes: 1, filesPerDay: 3 }), expires_at: 1 }
     await store.uploads.put(expired)
-    await expect(slots.take(expired.id)).rejects.toMatchObject({ code: 'upload_not_found' })
+    await expect(slots.claim(expired.id)).rejects.toMatchObject({ code: 'upload_not_found' })
     const stale = { ...await slots.open('bob', { fileBytes: 1, filesPerDay: 3 }), expires_at: 1 }
     await store.uploads.put(stale)
     const live = await slots.open('bob', { fileBytes: 1, filesPerDay: 3 })

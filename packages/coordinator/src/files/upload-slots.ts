@@ -10,16 +10,21 @@ const SWEEP_INTERVAL_MS = 15 * 60_000
 export interface UploadSlots {
   /** A new single-use slot for `owner`, remembering the limits of their plan. */
   open(owner: string, limits: { fileBytes: number, filesPerDay: number }): Promise<UploadSlot>
-  /** Takes the slot of `token` for its one upload; `upload_not_found` when unknown, used or expired. */
-  take(token: string): Promise<UploadSlot>
+  /**
+   * Claims the slot of `token` for an upload (`upload_not_found` when unknown, used, expired
+   * or claimed by an upload in progress). `consume` once the upload is stored; `release` when
+   * it failed, so the URL can be used again.
+   */
+  claim(token: string): Promise<{ slot: UploadSlot, consume: () => Promise<void>, release: () => void }>
   /** Deletes expired slots now and every 15 minutes. */
   start(): Promise<void>
   stop(): void
 }
 
 /**
- * Dria-style upload URLs: the URL carries a secret token naming a slot. A slot is taken
- * exactly once (even by simultaneous PUTs) and expires unused after an hour.
+ * Dria-style upload URLs: the URL carries a secret token naming a slot. A slot is used by
+ * exactly one successful upload (even among simultaneous PUTs); a failed or aborted one leaves
+ * it usable. Unused slots expire after an hour.
  */
 export function createUploadSlots (components: { store: Store }): UploadSlots {
   const { store } = components
@@ -47,17 +52,32 @@ export function createUploadSlots (components: { store: Store }): UploadSlots {
       await store.uploads.put(slot)
       return slot
     },
-    async take (token) {
+    async claim (token) {
       if (taking.has(token)) throw apiError('upload_not_found', 'This upload URL is already in use.')
       taking.add(token)
+      let released = false
+      const release = (): void => {
+        if (!released) taking.delete(token)
+        released = true
+      }
       try {
         const slot = await store.uploads.get(token)
         if (slot === undefined) throw apiError('upload_not_found', 'This upload URL is unknown or was already used.')
-        await store.uploads.delete(slot)
-        if (slot.expires_at < nowSeconds()) throw apiError('upload_not_found', 'This upload URL has expired.')
-        return slot
-      } finally {
-        taking.delete(token)
+        if (slot.expires_at < nowSeconds()) {
+          await store.uploads.delete(slot)
+          throw apiError('upload_not_found', 'This upload URL has expired.')
+        }
+        return {
+          slot,
+          consume: async () => {
+            await store.uploads.delete(slot)
+            release()
+          },
+          release
+        }
+      } catch (err) {
+        release()
+        throw err
       }
     },
     async start () {

@@ -1,4 +1,4 @@
-import { createWriteStream } from 'node:fs'
+import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -34,7 +34,7 @@ describe('ingestFile', () => {
 
   it('normalizes OpenAI lines for each endpoint', async () => {
     const chat = await ingest(`${openaiLine('a', { body: chatBody({ temperature: 0, max_tokens: 8 }) })}\n`)
-    expect(chat.summary).toEqual({ lines: 1, tasks: 1, errors: [], errorCount: 0, models: [MODEL], bytes: expect.any(Number) })
+    expect(chat.summary).toEqual({ lines: 1, tasks: 1, failed: 0, errors: [], errorCount: 0, models: [MODEL], bytes: expect.any(Number) })
     expect(chat.tasks).toEqual([{ line: 1, customId: 'a', kind: 'chat', model: MODEL, format: 'openai', body: JSON.stringify(chatBody({ temperature: 0, max_tokens: 8 })) }])
 
     const completion = await ingest(JSON.stringify({ custom_id: 'c', method: 'POST', url: '/v1/completions', body: { model: 'm2', prompt: 'Once' } }), { endpoint: '/v1/completions' })
@@ -60,8 +60,8 @@ describe('ingestFile', () => {
       JSON.stringify({ custom_id: 'd5', type: 'completions', version: 'v1', body })
     ].join('\n'))
     expect(invalid.summary.errors).toEqual([
-      { line: 1, code: 'invalid_request_body', param: 'type', message: expect.any(String) },
-      { line: 2, code: 'invalid_request_body', param: 'version', message: expect.any(String) },
+      { line: 1, code: 'invalid_value', param: 'type', message: expect.any(String) },
+      { line: 2, code: 'invalid_value', param: 'version', message: expect.any(String) },
       { line: 3, code: 'missing_required_parameter', param: 'metadata.model', message: expect.any(String) }
     ])
   })
@@ -84,10 +84,11 @@ describe('ingestFile', () => {
     ].join('\n'), { defaultModel: MODEL })
     expect(invalid.summary.errors.map(e => [e.line, e.code, e.param])).toEqual([
       [1, 'missing_required_parameter', 'id'],
-      [2, 'invalid_custom_id', 'id'],
-      [3, 'invalid_request_body', 'prompt'],
-      [5, 'duplicate_custom_id', 'id']
+      [2, 'invalid_type', 'id'],
+      [5, 'duplicate_custom_id', 'custom_id']
     ])
+    // A prompt that is not a string is that line's own 400.
+    expect(invalid.summary.failed).toBe(1)
   })
 
   it('requires a batch model for prompt-only lines and a chat endpoint for Dria and prompt lines', async () => {
@@ -101,7 +102,7 @@ describe('ingestFile', () => {
     expect(embeddings.summary.errors.map(e => [e.line, e.code])).toEqual([[1, 'invalid_url'], [2, 'invalid_url']])
   })
 
-  it('reports every error code with its 1-based line, skipping blank lines', async () => {
+  it('reports every file-level error code with its 1-based line, skipping blank lines', async () => {
     const lines = [
       openaiLine('ok-1'), // 1
       '   ', // 2: blank
@@ -112,20 +113,19 @@ describe('ingestFile', () => {
       openaiLine('u', { url: '/v1/embeddings' }), // 7
       JSON.stringify({ custom_id: 'b', method: 'POST', url: CHAT }), // 8
       openaiLine('nm', { body: { messages: [{ role: 'user', content: 'x' }] } }), // 9
-      openaiLine('nmsg', { body: { model: MODEL } }), // 10
-      openaiLine('s', { body: chatBody({ stream: true }) }), // 11
+      openaiLine('bm', { body: chatBody({ model: 7 }) }), // 10
+      openaiLine('bb', { body: 'hello' }), // 11
       openaiLine('unknown', { body: chatBody({ model: 'gpt-9' }) }), // 12
       openaiLine('ok-1'), // 13
       openaiLine('x'.repeat(513)), // 14
       openaiLine(''), // 15
-      openaiLine('t', { body: chatBody({ temperature: 5 }) }), // 16
-      openaiLine('long', { body: chatBody({ messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] }) }), // 17
-      JSON.stringify({ url: CHAT, custom_id: 'nomethod', body: chatBody() }), // 18
-      JSON.stringify({ method: 'POST', custom_id: 'nourl', body: chatBody() }), // 19
-      openaiLine(42), // 20
-      openaiLine('ok-2') // 21
+      openaiLine('long', { body: chatBody({ messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] }) }), // 16
+      JSON.stringify({ url: CHAT, custom_id: 'nomethod', body: chatBody() }), // 17
+      JSON.stringify({ method: 'POST', custom_id: 'nourl', body: chatBody() }), // 18
+      openaiLine(42), // 19
+      openaiLine('ok-2') // 20
     ]
-    const { summary, tasks } = await ingest(lines.join('\n') + '\n', { isModelServed: model => model === MODEL })
+    const { summary, tasks } = await ingest(lines.join('\n') + '\n', { servedModels: [MODEL] })
     expect(summary.errors.map(e => [e.line, e.code, e.param])).toEqual([
       [3, 'invalid_json_line', null],
       [4, 'invalid_json_line', null],
@@ -134,22 +134,69 @@ describe('ingestFile', () => {
       [7, 'invalid_url', 'url'],
       [8, 'missing_required_parameter', 'body'],
       [9, 'missing_required_parameter', 'body.model'],
-      [10, 'missing_required_parameter', 'body.messages'],
-      [11, 'streaming_unsupported', 'body.stream'],
+      [10, 'invalid_type', 'body.model'],
+      [11, 'invalid_type', 'body'],
       [12, 'model_not_found', 'body.model'],
       [13, 'duplicate_custom_id', 'custom_id'],
       [14, 'invalid_custom_id', 'custom_id'],
       [15, 'invalid_custom_id', 'custom_id'],
-      [16, 'invalid_request_body', 'body.temperature'],
-      [17, 'line_too_long', null],
-      [18, 'missing_required_parameter', 'method'],
-      [19, 'missing_required_parameter', 'url'],
-      [20, 'invalid_custom_id', 'custom_id']
+      [16, 'line_too_long', null],
+      [17, 'missing_required_parameter', 'method'],
+      [18, 'missing_required_parameter', 'url'],
+      [19, 'invalid_type', 'custom_id']
     ])
     expect(summary.errors.every(e => e.message.length > 0)).toBe(true)
-    expect(summary).toMatchObject({ lines: 20, tasks: 2, errorCount: 18, models: [MODEL] })
+    expect(summary.errors.find(e => e.line === 7)?.message).toContain('does not match')
+    expect(summary.errors.find(e => e.line === 12)?.message).toContain('not supported')
+    // Duplicates are found once every line was read: line 13 parsed as a task.
+    expect(summary).toMatchObject({ lines: 19, tasks: 3, failed: 0, errorCount: 17, models: [MODEL] })
     // Line 1 may have been handed out before the first error; nothing after it is.
     expect(tasks.map(t => t.customId)).toEqual([])
+  })
+
+  it('answers lines with an invalid request body with their own 400 while the others run', async () => {
+    const lines = [
+      openaiLine('ok-1'),
+      openaiLine('role', { body: { model: MODEL, messages: [{ role: 'robot', content: 'x' }] } }),
+      openaiLine('temp', { body: chatBody({ temperature: 7 }) }),
+      openaiLine('nmsg', { body: { model: MODEL } }),
+      openaiLine('s', { body: chatBody({ stream: true }) }),
+      openaiLine('tools', { body: chatBody({ tools: [{ type: 'function', function: { name: 'f' } }] }) }),
+      openaiLine('deep', { body: chatBody({ response_format: { type: 'json_schema', json_schema: { name: 'd', schema: 'SCHEMA' } } }) }).replace('"SCHEMA"', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)),
+      openaiLine('ok-2')
+    ]
+    const { summary, tasks } = await ingest(lines.join('\n'))
+    expect(summary).toMatchObject({ lines: 8, tasks: 2, failed: 6, errorCount: 0, errors: [], models: [MODEL] })
+    expect(tasks.map(t => [t.customId, t.failure?.code ?? null, t.failure?.param ?? null])).toEqual([
+      ['ok-1', null, null],
+      ['role', 'invalid_value', 'messages[0].role'],
+      ['temp', 'decimal_above_max_value', 'temperature'],
+      ['nmsg', 'missing_required_parameter', 'messages'],
+      ['s', 'unsupported_value', 'stream'],
+      ['tools', 'unsupported_parameter', 'tools'],
+      ['deep', 'invalid_value', null],
+      ['ok-2', null, null]
+    ])
+    expect(tasks.filter(t => t.failure !== undefined).every(t => t.body === '' && t.model === MODEL)).toBe(true)
+  })
+
+  it('accepts a one-prompt array on /v1/completions', async () => {
+    const { summary, tasks } = await ingest(JSON.stringify({ custom_id: 'c', method: 'POST', url: '/v1/completions', body: { model: MODEL, prompt: ['Once upon a time'] } }), { endpoint: '/v1/completions' })
+    expect(summary).toMatchObject({ tasks: 1, failed: 0, errorCount: 0 })
+    expect(JSON.parse(tasks[0].body).prompt).toEqual(['Once upon a time'])
+  })
+
+  it('rejects lines that are not UTF-8 and files that are UTF-16, by line', async () => {
+    const bad = Buffer.concat([Buffer.from(openaiLine('a') + '\n'), Buffer.from('{"custom_id":"b","method":"POST","url":"/v1/chat/completions","body":{"model":"m","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}]}}\n'), Buffer.from(openaiLine('c'))])
+    const path = join(dir, 'bad.jsonl')
+    await writeFile(path, bad)
+    const summary = await ingestFile(path, { endpoint: CHAT }, async () => {})
+    expect(summary.errors).toEqual([{ line: 2, code: 'invalid_encoding', param: null, message: expect.stringContaining('UTF-8') }])
+
+    await writeFile(path, Buffer.from('\uFEFF' + openaiLine('a') + '\n' + openaiLine('b'), 'utf16le'))
+    const utf16 = await ingestFile(path, { endpoint: CHAT }, async () => {})
+    expect(utf16.errors).toEqual([{ line: 1, code: 'invalid_encoding', param: null, message: expect.stringContaining('UTF-16') }])
+    expect(utf16.errorCount).toBe(1)
   })
 
   it('handles a BOM, CRLF line endings, whitespace-only lines and a missing final newline', async () => {
@@ -159,11 +206,22 @@ describe('ingestFile', () => {
     expect(summary).toMatchObject({ lines: 3, tasks: 3, errorCount: 0, bytes: Buffer.byteLength(content) })
   })
 
-  it('detects duplicates among long ids, which are kept hashed', async () => {
+  it('detects duplicates among long and short ids, naming the earlier line', async () => {
     const long = (n: number): string => `${'request-with-a-long-prefix-'.repeat(10)}${n}`
     const { summary } = await ingest([openaiLine(long(1)), openaiLine(long(2)), openaiLine(long(1)), openaiLine('short'), openaiLine('short')].join('\n'))
-    expect(summary.errors.map(e => [e.line, e.code])).toEqual([[3, 'duplicate_custom_id'], [5, 'duplicate_custom_id']])
-    expect(summary.tasks).toBe(3)
+    expect(summary.errors.map(e => [e.line, e.code, e.param])).toEqual([[3, 'duplicate_custom_id', 'custom_id'], [5, 'duplicate_custom_id', 'custom_id']])
+    expect(summary.errors[0].message).toContain('line 1')
+    expect(summary).toMatchObject({ tasks: 5, errorCount: 2 })
+  })
+
+  it('finds duplicates through scratch files beyond what it keeps in memory, and removes them', async () => {
+    const scratchDir = join(dir, 'scratch')
+    const n = 150_000
+    const lines = Array.from({ length: n }, (_, i) => `{"custom_id":"r${i === 149_000 ? 70_000 : i}","method":"POST","url":"${CHAT}","body":{"model":"m","messages":[{"role":"user","content":"x"}]}}`)
+    const { summary } = await ingest(lines.join('\n'), { maxLines: n, scratchDir })
+    expect(summary.errors).toEqual([{ line: 149_001, code: 'duplicate_custom_id', param: 'custom_id', message: expect.stringContaining('line 70001') }])
+    expect(summary.errorCount).toBe(1)
+    expect(existsSync(scratchDir)).toBe(false)
   })
 
   it('stops at the first line beyond maxLines', async () => {
@@ -204,7 +262,7 @@ describe('ingestFile', () => {
   it('stops handing out tasks after the first invalid line but validates the rest', async () => {
     const lines = Array.from({ length: 3_000 }, (_, i) => i === 1_499 ? 'oops' : openaiLine(`r${i}`))
     const { summary, tasks } = await ingest(lines.join('\n'))
-    expect(summary).toMatchObject({ lines: 3_000, tasks: 2_999, errorCount: 1 })
+    expect(summary).toMatchObject({ lines: 3_000, tasks: 2_999, failed: 0, errorCount: 1 })
     expect(summary.errors[0]).toMatchObject({ line: 1_500, code: 'invalid_json_line' })
     expect(tasks.length).toBeLessThan(1_500)
   })

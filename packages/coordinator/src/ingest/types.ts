@@ -3,15 +3,25 @@ import type { TaskKindName } from '@dria/protocol'
 /** Which of the accepted line shapes a request came in: it decides the output line shape. */
 export type LineFormat = 'openai' | 'dria' | 'prompt'
 
+/** Why one request line cannot run: it gets this 400 in the error file while the others run. */
+export interface LineFailure {
+  code: string
+  message: string
+  /** The field at fault, relative to the request body (`temperature`, `messages[0].role`). */
+  param: string | null
+}
+
 export interface TaskSpec {
   /** 1-based line number in the input file. */
   line: number
   customId: string
   kind: TaskKindName
   model: string
-  /** Normalized OpenAI request body as JSON; always has `model`. */
+  /** Normalized OpenAI request body as JSON; always has `model`. Empty when `failure` is set. */
   body: string
   format: LineFormat
+  /** Set when the request body is invalid: the line is answered with this 400 and never runs. */
+  failure?: LineFailure
 }
 
 export interface LineError {
@@ -31,21 +41,25 @@ export interface IngestOptions {
   maxLines?: number
   /** Errors kept in the summary; later ones are only counted. Default 100. */
   maxErrors?: number
-  /** When given, lines asking for a model it rejects fail with `model_not_found`. */
-  isModelServed?: (model: string) => boolean
+  /** When given, lines asking for a model not in it fail with `model_not_found`. */
+  servedModels?: readonly string[]
+  /** Where duplicate detection keeps its scratch files (created, then removed). Default: a new dir in the OS temp dir. */
+  scratchDir?: string
   signal?: AbortSignal
 }
 
 export interface IngestSummary {
   /** Request (non-blank) lines read. */
   lines: number
-  /** Valid lines, whether or not they were passed to `onTasks`. */
+  /** Lines that will run, whether or not they were passed to `onTasks`. */
   tasks: number
-  /** The first `maxErrors` errors in line order. */
+  /** Lines answered with their own 400 (`TaskSpec.failure`). */
+  failed: number
+  /** The first `maxErrors` file-level errors in line order. */
   errors: LineError[]
-  /** All errors; the file is valid when this is 0. */
+  /** All file-level errors; the file is valid when this is 0. */
   errorCount: number
-  /** Distinct models of the valid lines, sorted. */
+  /** Distinct models of the lines that will run, sorted. */
   models: string[]
   /** Bytes read. */
   bytes: number

@@ -1,7 +1,23 @@
-import type { EmbeddingResult, FinishReason, GenerationResult } from '@dria/protocol'
+import type { EmbeddingResult, FinishReason, GenerationResult, TokenLogprob } from '@dria/protocol'
 import type { ErrorOutput, SuccessOutput } from './types.js'
 
 interface Usage { prompt_tokens: number, completion_tokens: number, total_tokens: number }
+
+interface TopLogprob { token: string, logprob: number, bytes: number[] | null }
+
+/** OpenAI's `choices[i].logprobs` of a chat completion. */
+export interface ChatLogprobs {
+  content: Array<TopLogprob & { top_logprobs: TopLogprob[] }>
+  refusal: null
+}
+
+/** OpenAI's legacy `choices[i].logprobs` of a text completion. */
+export interface CompletionLogprobs {
+  tokens: string[]
+  token_logprobs: number[]
+  top_logprobs: Array<Record<string, number>>
+  text_offset: number[]
+}
 
 export interface ChatCompletionBody {
   id: string
@@ -11,7 +27,7 @@ export interface ChatCompletionBody {
   choices: Array<{
     index: number
     message: { role: 'assistant', content: string, refusal: null }
-    logprobs: null
+    logprobs: ChatLogprobs | null
     finish_reason: FinishReason
   }>
   usage: Usage
@@ -23,19 +39,20 @@ export interface TextCompletionBody {
   object: 'text_completion'
   created: number
   model: string
-  choices: Array<{ text: string, index: number, logprobs: null, finish_reason: FinishReason }>
+  choices: Array<{ text: string, index: number, logprobs: CompletionLogprobs | null, finish_reason: FinishReason }>
   usage: Usage
   system_fingerprint?: string
 }
 
 export interface EmbeddingListBody {
   object: 'list'
-  data: Array<{ object: 'embedding', index: number, embedding: number[] }>
+  /** `embedding` is a base64 string of little-endian float32 values when the request asked for `encoding_format: "base64"`. */
+  data: Array<{ object: 'embedding', index: number, embedding: number[] | string }>
   model: string
   usage: { prompt_tokens: number, total_tokens: number }
 }
 
-type Context = Pick<SuccessOutput, 'requestId' | 'model' | 'created' | 'modelDigest'>
+type Context = Pick<SuccessOutput, 'requestId' | 'model' | 'created' | 'modelDigest' | 'promptLength' | 'base64'>
 
 function usage (result: GenerationResult): Usage {
   const { promptTokens, completionTokens } = result.usage
@@ -50,6 +67,41 @@ function fingerprint (modelDigest: string | undefined): { system_fingerprint?: s
   return { system_fingerprint: `fp_${hex.slice(0, 12)}` }
 }
 
+export function chatLogprobs (logprobs: TokenLogprob[]): ChatLogprobs {
+  return {
+    content: logprobs.map(t => ({
+      token: t.token,
+      logprob: t.logprob,
+      bytes: t.bytes,
+      top_logprobs: t.topLogprobs.map(top => ({ token: top.token, logprob: top.logprob, bytes: top.bytes }))
+    })),
+    refusal: null
+  }
+}
+
+/** `text_offset` counts characters from the start of the prompt, as OpenAI's does without `echo`. */
+export function completionLogprobs (logprobs: TokenLogprob[], promptLength: number): CompletionLogprobs {
+  const textOffset: number[] = []
+  let offset = promptLength
+  for (const t of logprobs) {
+    textOffset.push(offset)
+    offset += t.token.length
+  }
+  return {
+    tokens: logprobs.map(t => t.token),
+    token_logprobs: logprobs.map(t => t.logprob),
+    top_logprobs: logprobs.map(t => Object.fromEntries(t.topLogprobs.map(top => [top.token, top.logprob]))),
+    text_offset: textOffset
+  }
+}
+
+/** Little-endian float32 values, base64: OpenAI's `encoding_format: "base64"`. */
+export function base64Embedding (embedding: number[]): string {
+  const bytes = Buffer.alloc(embedding.length * 4)
+  embedding.forEach((value, i) => bytes.writeFloatLE(value, i * 4))
+  return bytes.toString('base64')
+}
+
 export function chatCompletionBody (context: Context, result: GenerationResult): ChatCompletionBody {
   return {
     id: `chatcmpl-${context.requestId}`,
@@ -59,7 +111,7 @@ export function chatCompletionBody (context: Context, result: GenerationResult):
     choices: [{
       index: 0,
       message: { role: 'assistant', content: result.text, refusal: null },
-      logprobs: null,
+      logprobs: result.logprobs === undefined ? null : chatLogprobs(result.logprobs),
       finish_reason: result.finishReason
     }],
     usage: usage(result),
@@ -73,7 +125,7 @@ export function textCompletionBody (context: Context, result: GenerationResult):
     object: 'text_completion',
     created: context.created,
     model: context.model,
-    choices: [{ text: result.text, index: 0, logprobs: null, finish_reason: result.finishReason }],
+    choices: [{ text: result.text, index: 0, logprobs: result.logprobs === undefined ? null : completionLogprobs(result.logprobs, context.promptLength ?? 0), finish_reason: result.finishReason }],
     usage: usage(result),
     ...fingerprint(context.modelDigest)
   }
@@ -82,7 +134,7 @@ export function textCompletionBody (context: Context, result: GenerationResult):
 export function embeddingListBody (context: Context, result: EmbeddingResult): EmbeddingListBody {
   return {
     object: 'list',
-    data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding })),
+    data: result.embeddings.map((embedding, index) => ({ object: 'embedding', index, embedding: context.base64 === true ? base64Embedding(embedding) : embedding })),
     model: context.model,
     usage: { prompt_tokens: result.usage.promptTokens, total_tokens: result.usage.promptTokens }
   }

@@ -17,6 +17,10 @@ export type SuccessOutput = OutputContext & InferenceResult & {
   created: number
   /** Digest of the model file that answered; becomes the `system_fingerprint`. */
   modelDigest?: string
+  /** Characters of a completion's prompt: where its logprobs' `text_offset` starts. */
+  promptLength?: number
+  /** Embeddings as base64 float32 (`encoding_format: "base64"`). */
+  base64?: boolean
 }
 
 /**

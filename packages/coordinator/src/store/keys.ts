@@ -28,3 +28,10 @@ export function prefixRange (...parts: string[]): { gt: string, lt: string } {
   const prefix = parts.join(SEP)
   return { gt: prefix + SEP, lt: prefix + '\x01' }
 }
+
+/**
+ * The value of index entries (their key is what matters). Never empty: classic-level 3.0
+ * allocates a byte for an empty value and does not free it, so every empty put leaked ~32
+ * bytes (5M index entries: ~150 MB of native memory, for the life of the process).
+ */
+export const INDEX_VALUE = '1'

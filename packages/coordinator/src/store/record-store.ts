@@ -1,5 +1,5 @@
-import type { Db, Sublevel } from './db.js'
-import { prefixRange } from './keys.js'
+import type { BatchOp, Db, Sublevel } from './db.js'
+import { INDEX_VALUE, prefixRange } from './keys.js'
 
 export interface ListOptions {
   /** Page after this id (in the listing order). */
@@ -9,19 +9,44 @@ export interface ListOptions {
   filter?: (record: unknown) => boolean
 }
 
+export interface RecordStoreInit<T> {
+  /**
+   * A field records are also looked up by, per owner (a batch's input file). It must not
+   * change once a record is stored.
+   */
+  ref?: (record: T) => string
+}
+
 /**
  * JSON records keyed by time-sortable id, with a per-owner index so that each API key lists
- * only its own records without scanning everyone's.
+ * only its own records without scanning everyone's, and optionally a per-owner index by `ref`.
  */
 export class RecordStore<T extends { id: string, owner: string }> {
   readonly #db: Db
+  readonly #name: string
   readonly #records: Sublevel<T>
   readonly #byOwner: Sublevel<string>
+  readonly #byRef: Sublevel<string>
+  readonly #ref?: (record: T) => string
 
-  constructor (db: Db, name: string) {
+  constructor (db: Db, name: string, init: RecordStoreInit<T> = {}) {
     this.#db = db
+    this.#name = name
     this.#records = db.sublevel<string, T>(name, { valueEncoding: 'json' })
     this.#byOwner = db.sublevel<string, string>(`${name}-by-owner`, { valueEncoding: 'utf8' })
+    this.#byRef = db.sublevel<string, string>(`${name}-by-ref`, { valueEncoding: 'utf8' })
+    this.#ref = init.ref
+  }
+
+  #indexOps (record: T, owner: string, type: 'put' | 'del'): BatchOp[] {
+    const ops: BatchOp[] = [type === 'put'
+      ? { type, sublevel: this.#byOwner, key: `${owner}\x00${record.id}`, value: INDEX_VALUE }
+      : { type, sublevel: this.#byOwner, key: `${owner}\x00${record.id}` }]
+    if (this.#ref !== undefined) {
+      const key = `${owner}\x00${this.#ref(record)}\x00${record.id}`
+      ops.push(type === 'put' ? { type, sublevel: this.#byRef, key, value: INDEX_VALUE } : { type, sublevel: this.#byRef, key })
+    }
+    return ops
   }
 
   async get (id: string): Promise<T | undefined> {
@@ -31,15 +56,35 @@ export class RecordStore<T extends { id: string, owner: string }> {
   async put (record: T): Promise<void> {
     await this.#db.batch([
       { type: 'put', sublevel: this.#records, key: record.id, value: record },
-      { type: 'put', sublevel: this.#byOwner, key: `${record.owner}\x00${record.id}`, value: '' }
+      ...this.#indexOps(record, record.owner, 'put')
     ])
   }
 
   async delete (record: T): Promise<void> {
     await this.#db.batch([
       { type: 'del', sublevel: this.#records, key: record.id },
-      { type: 'del', sublevel: this.#byOwner, key: `${record.owner}\x00${record.id}` }
+      ...this.#indexOps(record, record.owner, 'del')
     ])
+  }
+
+  /** The owner's records whose `ref` is `value`, oldest first. */
+  async findByRef (owner: string, value: string): Promise<T[]> {
+    const found: T[] = []
+    for await (const key of this.#byRef.keys(prefixRange(owner, value))) {
+      const record = await this.#records.get(key.slice(key.lastIndexOf('\x00') + 1))
+      if (record !== undefined) found.push(record)
+    }
+    return found
+  }
+
+  /** Builds the `ref` index once for records stored before it existed. */
+  async ensureRefIndex (): Promise<void> {
+    if (this.#ref === undefined) return
+    const marker = this.#db.sublevel<string, string>('store-meta', { valueEncoding: 'utf8' })
+    const name = `${this.#name}-by-ref`
+    if (await marker.get(name) !== undefined) return
+    for await (const record of this.all()) await this.#db.batch(this.#indexOps(record, record.owner, 'put'))
+    await marker.put(name, '1')
   }
 
   /** One page of an owner's records, plus whether more follow. */
@@ -69,5 +114,19 @@ export class RecordStore<T extends { id: string, owner: string }> {
 
   async * all (): AsyncGenerator<T> {
     yield * this.#records.values()
+  }
+
+  /** Gives every record of `from` to `to` (owner ids that changed); returns how many moved. */
+  async reassign (from: string, to: string): Promise<number> {
+    let moved = 0
+    for await (const record of this.newest(from)) {
+      await this.#db.batch([
+        { type: 'put', sublevel: this.#records, key: record.id, value: { ...record, owner: to } },
+        ...this.#indexOps(record, from, 'del'),
+        ...this.#indexOps(record, to, 'put')
+      ])
+      moved++
+    }
+    return moved
   }
 }

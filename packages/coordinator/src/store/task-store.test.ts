@@ -86,6 +86,13 @@ describe('TaskStore', () => {
     expect((await collect(store.tasks.rows('batch_a'))).map(r => r.batchId)).toEqual(['batch_a', 'batch_a'])
   })
 
+  it('inserts lines failed at ingest without queueing them', async () => {
+    const failed: TaskRow = { ...row('b', 1), body: '', state: 'failed', failure: { code: 'invalid_value', message: 'bad role', status: 400, param: 'messages[0].role' } }
+    await store.tasks.insert([row('b', 0), failed, row('b', 2)])
+    expect(indexes(await store.tasks.pendingRows('b', 'm1', 10))).toEqual([0, 2])
+    expect(await store.tasks.get('b', 1)).toEqual(failed)
+  })
+
   it('moves pending rows to completed or failed, and only those', async () => {
     await store.tasks.insert([row('b', 0), row('b', 1), row('b', 2), row('b', 3)])
     const [r0, r1, r2, r3] = await store.tasks.pendingRows('b', 'm1', 10)

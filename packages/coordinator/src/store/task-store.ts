@@ -1,6 +1,6 @@
 import { DriaError } from '@dria/protocol'
 import type { BatchOp, Db, Sublevel } from './db.js'
-import { indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
+import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
 import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
 
 /**
@@ -24,14 +24,28 @@ export class TaskStore {
     this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
   }
 
-  /** Inserts new pending rows (ingest). */
-  async insert (rows: TaskRow[]): Promise<void> {
+  /**
+   * Inserts new rows (ingest): pending ones, and lines already failed at ingest (an invalid
+   * request body), which never enter the pending index. With `indexPending: false` the pending
+   * rows are not indexed yet: `indexPending` does it later (see there).
+   */
+  async insert (rows: TaskRow[], options: { indexPending?: boolean } = {}): Promise<void> {
     const ops: BatchOp[] = []
     for (const row of rows) {
       ops.push({ type: 'put', sublevel: this.#rows, key: taskKey(row.batchId, row.index), value: row })
-      ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: '' })
+      if (row.state === 'pending' && options.indexPending !== false) ops.push({ type: 'put', sublevel: this.#pending, key: pendingKey(row.batchId, row.model, row.index), value: INDEX_VALUE })
     }
     await this.#db.batch(ops)
+  }
+
+  /**
+   * Adds pending rows inserted with `indexPending: false` to the pending index. Writing a large
+   * file's rows first and its index after keeps each pass's keys in one ascending run, which
+   * LevelDB stores without rewriting what it already has (interleaved, every flush overlaps all
+   * earlier rows and compaction rewrites them again and again).
+   */
+  async indexPending (entries: Array<{ batchId: string, model: string, index: number }>): Promise<void> {
+    await this.#db.batch(entries.map(e => ({ type: 'put' as const, sublevel: this.#pending, key: pendingKey(e.batchId, e.model, e.index), value: INDEX_VALUE })))
   }
 
   async get (batchId: string, index: number): Promise<TaskRow | undefined> {
@@ -89,7 +103,7 @@ export class TaskStore {
     const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
     this.#queued.push({ type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to })
     if (from.state === 'pending' && to.state !== 'pending') this.#queued.push({ type: 'del', ...pending })
-    if (from.state !== 'pending' && to.state === 'pending') this.#queued.push({ type: 'put', ...pending, value: '' })
+    if (from.state !== 'pending' && to.state === 'pending') this.#queued.push({ type: 'put', ...pending, value: INDEX_VALUE })
     Object.assign(from, to)
     this.#commit ??= new Promise<void>(resolve => setImmediate(resolve)).then(async () => {
       const ops = this.#queued

@@ -12,6 +12,8 @@ export interface FileRecord {
   purpose: FilePurpose
   status: 'uploaded' | 'processed' | 'error'
   owner: string
+  /** Unix seconds after which the file is deleted (`expires_after`); absent or null: kept. */
+  expires_at?: number | null
 }
 
 /** A single-use, expiring upload URL (Dria's upload flow). `id` is the secret token in the URL. */
@@ -40,6 +42,8 @@ export interface BatchUsage {
   input_tokens: number
   output_tokens: number
   total_tokens: number
+  input_tokens_details?: { cached_tokens: number }
+  output_tokens_details?: { reasoning_tokens: number }
 }
 
 /** OpenAI `batch` object. */
@@ -47,7 +51,8 @@ export interface BatchObject {
   id: string
   object: 'batch'
   endpoint: string
-  errors: { object: 'list', data: BatchError[] } | null
+  /** `total` counts every error; `data` lists the first 100. */
+  errors: { object: 'list', data: BatchError[], total?: number } | null
   input_file_id: string
   completion_window: string
   status: BatchStatus
@@ -65,6 +70,8 @@ export interface BatchObject {
   request_counts: RequestCounts
   metadata: Record<string, string> | null
   usage: BatchUsage
+  /** The model the lines ask for (several: comma-separated); null until validated. */
+  model?: string | null
 }
 
 export interface BatchRecord extends BatchObject {
@@ -76,6 +83,15 @@ export interface BatchRecord extends BatchObject {
   models: string[]
   /** Most lines the input may have (the creator's plan when the batch was created). */
   maxLines: number
+  /**
+   * Set once the input was split into rows and the counts saved: a batch cancelled while
+   * validating is only stopped after that, so no line is lost to a crash in between.
+   */
+  validated?: boolean
+  /** Output and error files expire this long after they are written (`output_expires_after`). */
+  outputExpiresAfterSeconds?: number | null
+  /** Ids the output and error files get, chosen before they are written. */
+  resultFileIds?: { output: string, error: string }
 }
 
 export type TaskState = 'pending' | 'assigned' | 'completed' | 'failed'

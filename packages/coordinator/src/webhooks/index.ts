@@ -1,1 +1,3 @@
 export * from './webhook-sender.js'
+export { isPublicAddress, parseWebhookUrl, resolveWebhookTarget } from './target.js'
+export type { TargetPolicy, WebhookTarget } from './target.js'

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { kindOfEndpoint, mediaOf, parseOpenAIBody } from './openai-request.js'
 
-function codeOf (fn: () => unknown): { code?: string, param?: string } {
+function codeOf (fn: () => unknown): { code?: string, param?: string, message?: string } {
   try {
     fn()
   } catch (err) {
@@ -47,25 +47,93 @@ describe('parseOpenAIBody', () => {
     expect(parseOpenAIBody('embedding', { model: 'e', input: ['a', 'b'] }).request).toMatchObject({ input: ['a', 'b'] })
   })
 
+  it('parses logprobs for chat (boolean + top_logprobs) and completions (an integer)', () => {
+    const chat = { model: 'm', messages: [{ role: 'user', content: 'x' }] }
+    expect(parseOpenAIBody('chat', { ...chat, logprobs: true, top_logprobs: 3 }).request).toMatchObject({ logprobs: true, topLogprobs: 3 })
+    expect(parseOpenAIBody('chat', { ...chat, logprobs: true }).request).toMatchObject({ logprobs: true, topLogprobs: 0 })
+    expect(parseOpenAIBody('chat', { ...chat, logprobs: false }).request).not.toHaveProperty('logprobs')
+    expect(parseOpenAIBody('completion', { model: 'm', prompt: 'p', logprobs: 2 }).request).toMatchObject({ logprobs: true, topLogprobs: 2 })
+  })
+
+  it('accepts a prompt array holding one prompt, and inert or neutral parameters', () => {
+    expect(parseOpenAIBody('completion', { model: 'm', prompt: ['Once'] }).request).toEqual({ model: 'm', prompt: 'Once' })
+    const inert = { user: 'u-1', store: false, metadata: { a: 'b' }, n: 1, stream: false, frequency_penalty: 0, presence_penalty: 0, logit_bias: {}, tools: null, temperature: null }
+    expect(parseOpenAIBody('chat', { model: 'm', messages: [{ role: 'user', content: 'x', name: 'ann' }], ...inert }).request).toEqual({ model: 'm', messages: [{ role: 'user', content: 'x' }] })
+    expect(parseOpenAIBody('embedding', { model: 'e', input: 'a', encoding_format: 'base64', user: 'u' }).request).toEqual({ model: 'e', input: ['a'] })
+  })
+
+  const msg = [{ role: 'user', content: 'x' }]
   it.each([
-    [{ messages: [{ role: 'user', content: 'x' }] }, 'missing_required_parameter', 'body.model'],
-    [{ model: 'm' }, 'missing_required_parameter', 'body.messages'],
-    [{ model: 'm', messages: [] }, 'invalid_request_body', 'body.messages'],
-    [{ model: 'm', messages: [{ role: 'robot', content: 'x' }] }, 'invalid_request_body', 'body.messages[0].role'],
-    [{ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }, 'invalid_request_body', 'body.messages[0].content[0]'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true }, 'streaming_unsupported', 'body.stream'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 3 }, 'invalid_request_body', 'body.temperature'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], max_tokens: 1.5 }, 'invalid_request_body', 'body.max_tokens'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], stop: ['a', 'b', 'c', 'd', 'e'] }, 'invalid_request_body', 'body.stop'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], n: 2 }, 'invalid_request_body', 'body.n'],
-    [{ model: 'm', messages: [{ role: 'user', content: 'x' }], response_format: { type: 'json_schema' } }, 'invalid_request_body', 'body.response_format.json_schema.schema']
-  ])('rejects %j with %s at %s', (body, code, param) => {
+    [{ messages: msg }, 'missing_required_parameter', 'model'],
+    [{ model: 7, messages: msg }, 'invalid_type', 'model'],
+    [{ model: 'm' }, 'missing_required_parameter', 'messages'],
+    [{ model: 'm', messages: 'hi' }, 'invalid_type', 'messages'],
+    [{ model: 'm', messages: [] }, 'empty_array', 'messages'],
+    [{ model: 'm', messages: [{ role: 'robot', content: 'x' }] }, 'invalid_value', 'messages[0].role'],
+    [{ model: 'm', messages: [{ content: 'x' }] }, 'missing_required_parameter', 'messages[0].role'],
+    [{ model: 'm', messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }, 'missing_required_parameter', 'messages[0].content[0].image_url.url'],
+    [{ model: 'm', messages: [{ role: 'user', content: [{ type: 'file', file: {} }] }] }, 'invalid_value', 'messages[0].content[0].type'],
+    [{ model: 'm', messages: [{ role: 'user', content: [{ text: 'x' }] }] }, 'missing_required_parameter', 'messages[0].content[0].type'],
+    [{ model: 'm', messages: [{ role: 'user', content: 5 }] }, 'invalid_type', 'messages[0].content'],
+    [{ model: 'm', messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'c' }] }] }, 'unsupported_parameter', 'messages[0].tool_calls'],
+    [{ model: 'm', messages: [{ role: 'user', content: 'x', mood: 'happy' }] }, 'unknown_parameter', 'messages[0].mood'],
+    [{ model: 'm', messages: msg, stream: true }, 'unsupported_value', 'stream'],
+    [{ model: 'm', messages: msg, temperature: 7 }, 'decimal_above_max_value', 'temperature'],
+    [{ model: 'm', messages: msg, temperature: -1 }, 'decimal_below_min_value', 'temperature'],
+    [{ model: 'm', messages: msg, temperature: 'hot' }, 'invalid_type', 'temperature'],
+    [{ model: 'm', messages: msg, max_tokens: 1.5 }, 'invalid_type', 'max_tokens'],
+    [{ model: 'm', messages: msg, max_tokens: 0 }, 'integer_below_min_value', 'max_tokens'],
+    [{ model: 'm', messages: msg, stop: ['a', 'b', 'c', 'd', 'e'] }, 'array_above_max_length', 'stop'],
+    [{ model: 'm', messages: msg, n: 2 }, 'unsupported_value', 'n'],
+    [{ model: 'm', messages: msg, tools: [{ type: 'function', function: { name: 'f' } }] }, 'unsupported_parameter', 'tools'],
+    [{ model: 'm', messages: msg, tool_choice: 'auto' }, 'unsupported_parameter', 'tool_choice'],
+    [{ model: 'm', messages: msg, logit_bias: { 50256: -100 } }, 'unsupported_parameter', 'logit_bias'],
+    [{ model: 'm', messages: msg, presence_penalty: 1 }, 'unsupported_value', 'presence_penalty'],
+    [{ model: 'm', messages: msg, top_logprobs: 2 }, 'invalid_value', 'top_logprobs'],
+    [{ model: 'm', messages: msg, logprobs: true, top_logprobs: 21 }, 'integer_above_max_value', 'top_logprobs'],
+    [{ model: 'm', messages: msg, logprobs: 'yes' }, 'invalid_type', 'logprobs'],
+    [{ model: 'm', messages: msg, frobnicate: 1 }, 'unknown_parameter', 'frobnicate'],
+    [{ model: 'm', messages: msg, response_format: { type: 'json_schema' } }, 'missing_required_parameter', 'response_format.json_schema'],
+    [{ model: 'm', messages: msg, response_format: { type: 'xml' } }, 'invalid_value', 'response_format.type']
+  ])('rejects chat %j with %s at %s', (body, code, param) => {
     expect(codeOf(() => parseOpenAIBody('chat', body))).toMatchObject({ code, param })
   })
 
+  it.each([
+    [{ model: 'm', prompt: 3 }, 'invalid_type', 'prompt'],
+    [{ model: 'm', prompt: ['a', 'b'] }, 'unsupported_value', 'prompt'],
+    [{ model: 'm', prompt: [1, 2] }, 'invalid_type', 'prompt'],
+    [{ model: 'm', prompt: 'p', logprobs: 6 }, 'integer_above_max_value', 'logprobs'],
+    [{ model: 'm', prompt: 'p', echo: true }, 'unsupported_value', 'echo'],
+    [{ model: 'm', prompt: 'p', suffix: 'end' }, 'unsupported_parameter', 'suffix'],
+    [{ model: 'm', prompt: 'p', messages: [] }, 'unknown_parameter', 'messages']
+  ])('rejects completion %j with %s at %s', (body, code, param) => {
+    expect(codeOf(() => parseOpenAIBody('completion', body))).toMatchObject({ code, param })
+  })
+
+  it.each([
+    [{ model: 'e', input: [] }, 'empty_array', 'input'],
+    [{ model: 'e', input: [[1, 2]] }, 'invalid_type', 'input'],
+    [{ model: 'e', input: 'a', dimensions: 64 }, 'unsupported_parameter', 'dimensions'],
+    [{ model: 'e', input: 'a', encoding_format: 'int8' }, 'invalid_value', 'encoding_format']
+  ])('rejects embedding %j with %s at %s', (body, code, param) => {
+    expect(codeOf(() => parseOpenAIBody('embedding', body))).toMatchObject({ code, param })
+  })
+
+  it('words errors as OpenAI does', () => {
+    expect(codeOf(() => parseOpenAIBody('chat', { model: 'm', messages: [{ role: 'robot', content: 'x' }] }))).toMatchObject({
+      message: "Invalid value: 'robot'. Supported values are: 'system', 'developer', 'user', 'assistant', and 'tool'."
+    })
+    expect(codeOf(() => parseOpenAIBody('chat', { model: 'm', messages: msg, temperature: 7 }))).toMatchObject({
+      message: "Invalid 'temperature': decimal above maximum value. Expected a value <= 2, but got 7 instead."
+    })
+    expect(codeOf(() => parseOpenAIBody('chat', { model: 'm', messages: msg, temperature: 'hot' }))).toMatchObject({
+      message: "Invalid type for 'temperature': expected a decimal, but got a string instead."
+    })
+  })
+
   it('rejects a body that is not an object', () => {
-    expect(codeOf(() => parseOpenAIBody('chat', [1]))).toMatchObject({ code: 'invalid_request_body', param: 'body' })
-    expect(codeOf(() => parseOpenAIBody('completion', { model: 'm', prompt: 3 }))).toMatchObject({ param: 'body.prompt' })
+    expect(codeOf(() => parseOpenAIBody('chat', [1]))).toMatchObject({ code: 'invalid_type', param: 'body' })
   })
 })
 
@@ -95,13 +163,15 @@ describe('parseOpenAIBody content parts', () => {
   })
 
   it.each([
-    [[{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }], 'body.messages[0].content[0].image_url.url'],
-    [[{ type: 'image_url', image_url: { url: 'data:text/plain;base64,aGk=' } }], 'body.messages[0].content[0].image_url.url'],
-    [[{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }], 'body.messages[0].content[0].image_url.url'],
-    [[{ type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'ogg' } }], 'body.messages[0].content[0].input_audio.format'],
-    [[{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }], 'body.messages[0].content[0].input_audio.data'],
-    [[{ type: 'file', file: {} }], 'body.messages[0].content[0]']
-  ])('rejects %j at %s', (content, param) => {
-    expect(codeOf(() => parseOpenAIBody('chat', body(content)))).toMatchObject({ code: 'invalid_request_body', param })
+    [[{ type: 'image_url', image_url: { url: 'https://example.com/cat.png' } }], 'invalid_value', 'messages[0].content[0].image_url.url'],
+    [[{ type: 'image_url', image_url: { url: 'data:text/plain;base64,aGk=' } }], 'invalid_value', 'messages[0].content[0].image_url.url'],
+    [[{ type: 'image_url', image_url: { url: 'data:image/png;base64,not base64!' } }], 'invalid_value', 'messages[0].content[0].image_url.url'],
+    [[{ type: 'image_url', image_url: { url: 42 } }], 'invalid_type', 'messages[0].content[0].image_url.url'],
+    [[{ type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'ogg' } }], 'invalid_value', 'messages[0].content[0].input_audio.format'],
+    [[{ type: 'input_audio', input_audio: { data: '', format: 'wav' } }], 'invalid_value', 'messages[0].content[0].input_audio.data'],
+    [[{ type: 'input_audio', input_audio: 'UklGRg==' }], 'invalid_type', 'messages[0].content[0].input_audio'],
+    [[{ type: 'text', text: 5 }], 'invalid_type', 'messages[0].content[0].text']
+  ])('rejects %j with %s at %s', (content, code, param) => {
+    expect(codeOf(() => parseOpenAIBody('chat', body(content)))).toMatchObject({ code, param })
   })
 })
