@@ -141,7 +141,7 @@ describe('races and load', () => {
     let missing = 0
     for (const [i, id] of batchIds.entries()) {
       const b = await get(KEY, id)
-      expect(b.status).toBe('completed')
+      expect(b.status, JSON.stringify(b.errors)).toBe('completed')
       const seen = [...await ids(KEY, b.output_file_id), ...await ids(KEY, b.error_file_id)].sort()
       if (JSON.stringify(seen) !== JSON.stringify([`b${i}-0`, `b${i}-1`])) missing++
     }
