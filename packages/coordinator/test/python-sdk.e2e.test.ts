@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HAS_MODEL, MODEL, jsonl, sleep, startNetwork } from './harness.js'
+import { MODEL, jsonl, sleep, startNetwork } from './harness.js'
 import type { TestNetwork } from './harness.js'
 
 /**
@@ -61,7 +61,7 @@ function expectBatch (batch: Json): void {
   expectShape(batch.usage.output_tokens_details, { reasoning_tokens: 'integer' })
 }
 
-describe.runIf(HAS_MODEL)('the Python SDK\'s HTTP', () => {
+describe('the Python SDK\'s HTTP', () => {
   let network: TestNetwork | undefined
   let base: string
 
