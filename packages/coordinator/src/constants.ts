@@ -10,6 +10,8 @@ export const DEFAULT_NETWORK_REFRESH_MS = 5_000
 /** First wait before a peer whose session failed or ended is tried again; doubles up to the max. */
 export const DEFAULT_REDIAL_BACKOFF_MS = 1_000
 export const MAX_REDIAL_BACKOFF_MS = 60_000
+/** A model still counts as served this long after its last node left: batches for it wait instead of failing. */
+export const DEFAULT_MODEL_GRACE_MS = 10 * 60_000
 /** Sessions being opened at once (dials to dead providers must not hold up live ones). */
 export const SESSION_OPEN_CONCURRENCY = 16
 

@@ -111,6 +111,19 @@ describe('node faults', { timeout: 120_000 }, () => {
     expect(said(network, 'node joined', victim.peerId)).toBe(1)
   })
 
+  it('a batch submitted while every node is away waits for them instead of failing', async () => {
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}], coordinatorArgs: ['--accept-unverified'] })
+    const openai = openaiClient(network.coordinator.url, API_KEY)
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 1)
+    await network.nodes[0].kill()
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 0)
+    const { id } = await createBatch(openai, lines(20))
+    expect((await waitForBatch(openai, id, { until: b => b.status !== 'validating' })).status).toBe('in_progress')
+    await network.addNode({})
+    const batch = await waitForBatch(openai, id, { timeoutMs: 60_000 })
+    expect(batch.request_counts).toEqual({ total: 20, completed: 20, failed: 0 })
+  })
+
   it('crashing and flapping nodes lose nothing and fail nothing', async () => {
     network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, { crashAfter: 40 }, { flapEveryMs: 700 }], coordinatorArgs: ['--accept-unverified'] })
     const openai = openaiClient(network.coordinator.url, API_KEY)

@@ -225,7 +225,8 @@ export async function waitForModelNodes (openai: OpenAI, model: string, count: n
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const models = await openai.models.list()
-    if (models.data.some(m => m.id === model && (m as unknown as { nodes: number }).nodes === count)) return
+    const nodes = (models.data.find(m => m.id === model) as unknown as { nodes: number } | undefined)?.nodes ?? 0
+    if (nodes === count) return
     if (Date.now() > deadline) throw new Error(`the coordinator did not see ${count} node(s) serving ${model}`)
     await sleep(100)
   }

@@ -57,7 +57,7 @@ export function registerFileValidationRoutes (app: FastifyInstance, components: 
       endpoint,
       defaultModel: model,
       maxLines: limits.tasksPerFile,
-      servedModels: network.models().map(m => m.name)
+      servedModels: network.servedModels()
     }, async () => {})
     const empty = summary.errorCount === 0 && summary.tasks === 0
     return {

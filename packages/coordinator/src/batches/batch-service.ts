@@ -179,7 +179,7 @@ export function createBatchService (components: { store: Store, files: FileServi
         endpoint: batch.endpoint,
         defaultModel: batch.metadata?.model,
         maxLines: batch.maxLines,
-        servedModels: network.models().map(m => m.name),
+        servedModels: network.servedModels(),
         scratchDir: files.tempPath(),
         signal: shutdown.signal
       }, async (tasks) => {

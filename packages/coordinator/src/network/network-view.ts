@@ -6,7 +6,7 @@ import type { IdentifyResult, PeerId, PeerUpdate } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import {
-  DEFAULT_NETWORK_REFRESH_MS, DEFAULT_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, SESSION_OPEN_CONCURRENCY
+  DEFAULT_MODEL_GRACE_MS, DEFAULT_NETWORK_REFRESH_MS, DEFAULT_REDIAL_BACKOFF_MS, MAX_REDIAL_BACKOFF_MS, SESSION_OPEN_CONCURRENCY
 } from '../constants.js'
 import type { PeerBook } from '../store/index.js'
 import { createNodeSession } from './node-session.js'
@@ -41,6 +41,8 @@ export interface NetworkViewInit {
   redialBackoffMs?: number
   /** Session timings (pings, acks). */
   session?: NodeSessionInit
+  /** How long a model still counts as served after its last node left (`servedModels`). Default 10 min. */
+  modelGraceMs?: number
 }
 
 export interface NetworkView {
@@ -56,6 +58,12 @@ export interface NetworkView {
   /** Whether `session` may serve `model` (it serves it with accepted weights and is not barred). */
   admits(session: NodeSession, model: string): boolean
   models(): NetworkModel[]
+  /**
+   * Names of the models batches may ask for: those live nodes serve, and those a node served
+   * within the grace period. A batch submitted while nodes reconnect (a restart, a stall) waits
+   * for them instead of failing with `model_not_found`.
+   */
+  servedModels(): string[]
   isModelServed(model: string): boolean
   /** Models to look up providers for on every refresh. */
   want(model: string): void
@@ -84,6 +92,9 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
   const admits = components.admits ?? (() => true)
   const refreshMs = init.refreshIntervalMs ?? DEFAULT_NETWORK_REFRESH_MS
   const firstBackoffMs = init.redialBackoffMs ?? DEFAULT_REDIAL_BACKOFF_MS
+  const modelGraceMs = init.modelGraceMs ?? DEFAULT_MODEL_GRACE_MS
+  /** When each model's last admitted node left. */
+  const lastServed = new Map<string, number>()
   const open = new Map<string, NodeSession>()
   const opening = new Set<string>()
   const backoff = new Map<string, Backoff>()
@@ -152,6 +163,7 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
     log.info({ peer: id, agent: session.hello.agent, version: session.version, models: [...session.models.keys()], slots: session.hello.slots, queueDepth: session.hello.queueDepth }, 'node joined')
     session.onClose(err => {
       if (open.get(id) !== session) return
+      if (!isBarred(id)) for (const model of session.models.keys()) if (admits(session, model)) lastServed.set(model, Date.now())
       open.delete(id)
       // A session that did work starts its peer's backoff over; one that answered nothing
       // (a black hole, a peer that hangs up at once) makes the next wait longer.
@@ -247,6 +259,15 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
         }
       }
       return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name))
+    },
+    servedModels () {
+      const names = new Set(this.models().map(m => m.name))
+      const since = Date.now() - modelGraceMs
+      for (const [model, at] of lastServed) {
+        if (at >= since) names.add(model)
+        else lastServed.delete(model)
+      }
+      return [...names].sort()
     },
     isModelServed: model => sessionsFor(model).length > 0,
     want (model) {

@@ -49,6 +49,14 @@ export class LineQueue implements WorkSource {
     return this.#ready.length === 0 && this.#again.length === 0 && this.#exhausted
   }
 
+  /**
+   * True when `refill()` would load: few jobs ready, more in the store, no load in flight. A
+   * cheap check, so the scheduler can ask every queue on each dispatch without making promises.
+   */
+  get wantsRefill (): boolean {
+    return !this.#exhausted && this.#loading === undefined && this.#ready.length <= this.#init.window / 4
+  }
+
   /** Ready jobs in memory (the rest is still in the store). */
   get size (): number {
     return this.#ready.length + this.#again.length
@@ -86,7 +94,7 @@ export class LineQueue implements WorkSource {
 
   /** Loads the next window when few jobs are ready; resolves true when it added any. */
   async refill (): Promise<boolean> {
-    if (this.#exhausted || this.#ready.length > this.#init.window / 4) return false
+    if (this.#loading === undefined && !this.wantsRefill) return false
     const before = this.#ready.length
     this.#loading ??= this.#load().finally(() => {
       this.#loading = undefined

@@ -182,7 +182,7 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
         return waiting.shift()
       }
     }
-    for (const queue of sources) if (queue.size < window / 4 && !queue.drained) void refill(queue)
+    for (const queue of sources) if (queue.wantsRefill) void refill(queue)
     if (source === undefined) return undefined
     const job = source.take()
     fair.charge(source, tokenBudget(job))
