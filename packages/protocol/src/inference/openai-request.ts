@@ -195,6 +195,8 @@ function parseMessage (role: ChatMessage['role'], value: unknown, param: string)
       case 'input_audio': (message.audio ??= []).push(audioOf(part, partParam)); break
       default:
         if (typeof part.type !== 'string') throw missingParameter(`${partParam}.type`)
+        // OpenAI's file parts (PDFs) are real but not run here; anything else is not a part type.
+        if (part.type === 'file') throw unsupportedValue(`${partParam}.type`, part.type, listOf(PART_TYPES))
         throw invalidValue(`${partParam}.type`, part.type, PART_TYPES)
     }
   })
