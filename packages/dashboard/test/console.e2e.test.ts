@@ -242,7 +242,7 @@ describe.skipIf(!HAS_CHROMIUM)('web console and network dashboard in Chromium', 
     expect(await row.locator(`code[title="${status.models[0].digest}"]`).count()).toBe(1)
     expect(await row.getByTestId('node-slots').innerText()).toMatch(/^\d+ \/ 2 busy$/)
     expect(await page.getByTestId('nodes-live').innerText()).toBe('1')
-    expect(await page.locator('tr[data-model="stories260K"] td[data-label=Nodes]').innerText()).toBe('1')
+    expect(await page.locator(`tr[data-model="${MODEL}"] td[data-label=Nodes]`).innerText()).toBe('1')
     expect(await page.locator('canvas').count()).toBe(2)
     const verifiedBefore = Number((await row.getByTestId('node-verified').innerText()).replace(/,/g, ''))
     expect(verifiedBefore).toBeGreaterThanOrEqual(40)

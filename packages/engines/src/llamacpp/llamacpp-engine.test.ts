@@ -68,7 +68,9 @@ describe('LlamaCppEngine', () => {
     const context = await model.createContext({ threads: 1, contextSize: 512 })
     try {
       const reference = new LlamaCompletion({ contextSequence: context.getSequence() })
-      expect(result.text).toBe(await reference.generateCompletion(story.prompt, { maxTokens: 40, temperature: 0 }))
+      // node-llama-cpp drops the space a continuation's first token may start with (the
+      // generated model's do); a completion keeps it, as OpenAI's does.
+      expect(result.text.trimStart()).toBe(await reference.generateCompletion(story.prompt, { maxTokens: 40, temperature: 0 }))
       // BOS and the prompt as the model's tokenizer splits it.
       expect(result.usage.promptTokens).toBe(1 + model.tokenize(story.prompt, false, 'trimLeadingSpace').length)
     } finally {

@@ -1,10 +1,13 @@
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { getLlama, LlamaLogLevel } from 'node-llama-cpp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testModels } from '@dria/testkit'
 import { OutputText } from './output-text.js'
 import type { LlamaModel, Token } from 'node-llama-cpp'
 
-const modelPath = fileURLToPath(new URL('../../../../../shared/models/stories260K.gguf', import.meta.url))
+// The shared test models when they are beside the repository, else the project's generated ones.
+const models = await testModels()
+const modelPath = join(models.dir, `${models.main}.gguf`)
 const noStops = { texts: [], tokens: new Set<number>() }
 
 describe('OutputText', () => {

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { createLogger } from '@dria/protocol'
+import { testModels } from '@dria/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureGeneratedModel } from '../gguf/index.js'
 import { createLlamaCppEngine } from './index.js'
@@ -12,12 +12,14 @@ import type { GenerationClaim, ScoreRequest } from '../scoring/index.js'
 import type { LlamaCppEngine } from './index.js'
 import type { ChatRequest, CompletionRequest, GenerationResult } from '@dria/protocol'
 
-const modelsDir = fileURLToPath(new URL('../../../../../shared/models', import.meta.url))
+// The shared test models when they are beside the repository, else the project's generated ones.
+const models = await testModels()
+const modelsDir = models.dir
 const logger = createLogger('test')
 
-const story: CompletionRequest = { model: 'stories260K', prompt: 'Once upon a time', temperature: 0, maxTokens: 24 }
+const story: CompletionRequest = { model: models.main, prompt: 'Once upon a time', temperature: 0, maxTokens: 24 }
 const chat: ChatRequest = {
-  model: 'stories260K-chat',
+  model: models.chat,
   messages: [{ role: 'system', content: 'You tell stories.' }, { role: 'user', content: 'Tell me about a cat.' }],
   temperature: 0,
   maxTokens: 24
@@ -46,11 +48,11 @@ const honestLines: Line[] = [
   { kind: 'completion', request: { ...story, stop: ['Lily'] } },
   // The template's own trigger (a newline) or EOS ends chat answers.
   { kind: 'chat', request: { ...chat, temperature: 0.9, seed: 3, maxTokens: 60 } },
-  { kind: 'chat', request: { ...chat, model: 'stories260K', temperature: 0.7, seed: 5 } },
-  { kind: 'chat', request: { ...chat, model: 'llama-2-tiny-random', temperature: 0.9, seed: 6, maxTokens: 12 } },
+  { kind: 'chat', request: { ...chat, model: models.main, temperature: 0.7, seed: 5 } },
+  { kind: 'chat', request: { ...chat, model: models.other, temperature: 0.9, seed: 6, maxTokens: 12 } },
   { kind: 'chat', request: { ...chat, maxTokens: 80, responseFormat: { type: 'json_schema', schema } } },
   { kind: 'chat', request: { ...chat, maxTokens: 80, temperature: 0.9, seed: 8, responseFormat: { type: 'json_schema', schema } } },
-  { kind: 'completion', request: { ...story, model: 'llama-2-tiny-random', maxTokens: 60, responseFormat: { type: 'json_object' } } }
+  { kind: 'completion', request: { ...story, model: models.other, maxTokens: 60, responseFormat: { type: 'json_object' } } }
 ]
 
 describe('LlamaCppEngine.score', () => {
@@ -81,7 +83,7 @@ describe('LlamaCppEngine.score', () => {
   })
 
   it('checks natively sampled and token-less lines statistically', async () => {
-    const native = await createLlamaCppEngine({ logger }, { modelsDir, models: ['stories260K'], threads: 1, sampler: 'native' })
+    const native = await createLlamaCppEngine({ logger }, { modelsDir, models: [models.main], threads: 1, sampler: 'native' })
     try {
       for (const seed of [1, 2, 3]) {
         const line: Line = { kind: 'completion', request: { ...story, prompt: `Once upon a time (${seed})`, temperature: 0.8 } }
@@ -118,23 +120,27 @@ describe('LlamaCppEngine.score', () => {
     expect(await code({ kind: 'completion', request: story }, { ...short, finishReason: 'stop' })).toBe('STOP_NOT_PLAUSIBLE')
     expect(await code({ kind: 'completion', request: story }, { ...short, usage: { ...short.usage } })).toBe('LENGTH_MISMATCH')
     // Tokens past a stop string.
-    expect(await code(honestLines[3], { ...results[0], usage: results[0].usage })).toBe('TOKENS_AFTER_STOP')
+    const stop = results[0].text.slice(2, 5)
+    expect(await code({ kind: 'completion', request: { ...story, stop: [stop] } }, results[0])).toBe('TOKENS_AFTER_STOP')
     // Inflated usage.
     expect(await code(seeded, { ...seededResult, usage: { ...seededResult.usage, completionTokens: seededResult.usage.completionTokens + 3 } })).toBe('USAGE_MISMATCH')
-    // Token ids outside the vocabulary (stories260K has 512).
-    expect(await code(seeded, { ...seededResult, tokens: [...(seededResult.tokens ?? []).slice(0, -1), 4000] })).toBe('INVALID_CLAIM')
+    // Token ids outside the vocabulary (the test models have at most a few thousand).
+    expect(await code(seeded, { ...seededResult, tokens: [...(seededResult.tokens ?? []).slice(0, -1), 1_000_000] })).toBe('INVALID_CLAIM')
     // Plain text claimed for a JSON schema request.
     const plain = await run(engine, { kind: 'chat', request: { ...chat, maxTokens: 8 } })
     expect(await code({ kind: 'chat', request: { ...chat, maxTokens: 8, responseFormat: { type: 'json_schema', schema } } }, plain)).toBe('GRAMMAR_VIOLATION')
-    // Another model's text, without token ids, claimed for a sampled request.
-    const foreign = await run(engine, { kind: 'completion', request: { ...story, model: 'llama-2-tiny-random', temperature: 0.8, maxTokens: 30 } })
-    const sampled: Line = { kind: 'completion', request: { ...story, temperature: 0.8, maxTokens: 200 } }
-    expect(await code(sampled, { text: foreign.text, finishReason: 'stop', sampler: 'native' })).toMatch(/^(IMPLAUSIBLE_TEXT|STOP_NOT_PLAUSIBLE)$/)
-    expect(await code(sampled, { text: foreign.text + ' the end', finishReason: 'stop', sampler: 'native' })).toMatch(/^(IMPLAUSIBLE_TEXT|STOP_NOT_PLAUSIBLE)$/)
+    // Another model's text, without token ids, claimed for a sampled request. (The generated
+    // models are one family of character noise: a statistical test rightly cannot tell them apart.)
+    if (models.source === 'shared') {
+      const foreign = await run(engine, { kind: 'completion', request: { ...story, model: models.other, temperature: 0.8, maxTokens: 30 } })
+      const sampled: Line = { kind: 'completion', request: { ...story, temperature: 0.8, maxTokens: 200 } }
+      expect(await code(sampled, { text: foreign.text, finishReason: 'stop', sampler: 'native' })).toMatch(/^(IMPLAUSIBLE_TEXT|STOP_NOT_PLAUSIBLE)$/)
+      expect(await code(sampled, { text: foreign.text + ' the end', finishReason: 'stop', sampler: 'native' })).toMatch(/^(IMPLAUSIBLE_TEXT|STOP_NOT_PLAUSIBLE)$/)
+    }
   })
 
   it('checks embeddings against its own', async () => {
-    const request = { model: 'stories260K', input: ['a cat', 'a dog ran home'] }
+    const request = { model: models.main, input: ['a cat', 'a dog ran home'] }
     const { embeddings } = await engine.embed(request)
     expect(await engine.score({ kind: 'embedding', request, claim: { embeddings } })).toMatchObject({ verdict: 'pass', method: 'embedding', worstMargin: 0 })
     const nudged = embeddings.map((vector, i) => i === 1 ? vector.map((x, k) => k === 0 ? x + 0.05 : x) : vector)
@@ -149,7 +155,7 @@ describe('LlamaCppEngine.score', () => {
     const script = `
       import { createLlamaCppEngine } from '${dist('engines')}'
       import { createLogger } from '${dist('protocol')}'
-      const engine = await createLlamaCppEngine({ logger: createLogger('child', 'silent') }, { modelsDir: '${modelsDir}', models: ['stories260K', 'stories260K-chat'], threads: 1 })
+      const engine = await createLlamaCppEngine({ logger: createLogger('child', 'silent') }, { modelsDir: '${modelsDir}', models: ${JSON.stringify([models.main, models.chat])}, threads: 1 })
       const results = []
       for (const line of ${JSON.stringify(lines)}) results.push(line.kind === 'chat' ? await engine.chat(line.request) : await engine.complete(line.request))
       await engine.close()
