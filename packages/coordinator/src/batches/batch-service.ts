@@ -170,11 +170,11 @@ export function createBatchService (components: { store: Store, files: FileServi
    */
   async function split (batch: BatchRecord, pending: DeferredIndex): Promise<IngestSummary> {
     const kind = kindOfEndpoint(batch.endpoint)!
-    const path = files.pathOf(batch.input_file_id)
-    const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
+    const { path, release } = await files.localCopy(batch.input_file_id)
     let index = 0
     const writes: Array<Promise<void>> = []
     try {
+      const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
       return await ingest(path, {
         endpoint: batch.endpoint,
         defaultModel: batch.metadata?.model,
@@ -194,6 +194,7 @@ export function createBatchService (components: { store: Store, files: FileServi
       })
     } finally {
       await Promise.all(writes)
+      await release()
     }
   }
 

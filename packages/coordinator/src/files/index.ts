@@ -1,3 +1,7 @@
 export * from './file-service.js'
 export * from './upload-slots.js'
 export * from './upload-check.js'
+export * from './blob-store.js'
+export * from './dir-blob-store.js'
+export * from './s3-blob-store.js'
+export * from './open-blob-store.js'
