@@ -78,6 +78,8 @@ describe('coordinator with its file bodies in S3', () => {
     // A URL signed for one object does not write another.
     const forged = await fetch(answer.url.replace(answer.id, 'file-forged'), { method: 'PUT', body: '{}' })
     expect(forged.status).toBe(403)
+    const waiting = await api(`/api/v0/batch/job?file_id=${answer.id}`)
+    expect(await waiting.json()).toMatchObject({ file_id: answer.id, status: 'uploaded', batch_id: null })
 
     const started = await api('/api/v0/batch/complete_upload', { method: 'POST', body: JSON.stringify({ id: answer.id, model: MODEL }) })
     expect(started.status).toBe(200)
@@ -107,6 +109,7 @@ describe('coordinator with its file bodies in S3', () => {
 
   it('answers complete_upload with a coded 400 when nothing was uploaded, and keeps the URL usable', async () => {
     const answer = await (await api('/api/v0/file/get_upload_url')).json() as { url: string, id: string }
+    expect((await api(`/api/v0/batch/job?file_id=${answer.id}`)).status).toBe(404)
     const early = await api('/api/v0/batch/complete_upload', { method: 'POST', body: JSON.stringify({ id: answer.id, model: MODEL }) })
     expect(early.status).toBe(400)
     expect(await errorCode(early)).toBe('file_not_uploaded')

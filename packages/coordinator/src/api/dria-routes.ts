@@ -210,10 +210,17 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
   }, async (request) => {
     const { keyId } = await auth.authenticate(request)
     const fileId = request.query.file_id
-    await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
+    const uploaded = { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
+    try {
+      await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
+    } catch (err) {
+      // A direct upload sits in the bucket until complete_upload stores it as the file.
+      if (files.direct && isDriaError(err, 'file_not_found') && await uploads.findByFile(keyId, fileId) !== undefined && await files.hasUploaded(fileId)) return uploaded
+      throw err
+    }
     const batch = await batchOfFile(keyId, fileId)
     if (batch !== undefined) return await jobOf(fileId, batch)
-    return { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
+    return uploaded
   })
 
   app.get('/api/v0/webhooks/secret', {

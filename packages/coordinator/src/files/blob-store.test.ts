@@ -108,6 +108,27 @@ describe.each(implementations)('%s blob store', (_name, create) => {
   })
 })
 
+describe.runIf(existsSync('/dev/shm'))('dir blob store on another filesystem', () => {
+  it('copies a body over, appearing under its key only complete', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dria-blobs-'))
+    const shared = await mkdtemp('/dev/shm/dria-blobs-')
+    const blobs = createDirBlobStore(shared, { shared: true })
+    try {
+      await blobs.start()
+      await writeFile(join(dir, 'body'), 'across\n')
+      await blobs.putFile('file-x', join(dir, 'body'))
+      expect(existsSync(join(dir, 'body'))).toBe(false)
+      expect(await text(await blobs.get('file-x'))).toBe('across\n')
+      const keys = []
+      for await (const info of blobs.list()) keys.push(info.key)
+      expect(keys).toEqual(['file-x'])
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+      await rm(shared, { recursive: true, force: true })
+    }
+  })
+})
+
 describe('s3 blob store', () => {
   it('hands out pre-signed URLs that work without credentials, and only as signed', async () => {
     const blobs = await createS3BlobStore({ bucket: 'dria', prefix: 'presign/', endpoint: s3.endpoint })

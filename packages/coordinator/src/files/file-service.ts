@@ -66,6 +66,8 @@ export interface FileService {
    * limit: `file_not_uploaded` (400) when nothing was uploaded.
    */
   receiveUploaded(fileId: string, maxBytes: number): Promise<string>
+  /** Whether the client has PUT something to `uploadUrl(fileId)` (not yet stored as a file). */
+  hasUploaded(fileId: string): Promise<boolean>
   /** Deletes a direct upload once its file is stored. */
   discardUploaded(fileId: string): Promise<void>
   /**
@@ -281,6 +283,7 @@ export function createFileService (components: FileServiceComponents, init: File
       // Streamed through the same limit: the object may be replaced after the size was read.
       return await receive(await blobs.get(stagedKey(fileId)), limitBytes)
     },
+    hasUploaded: async (fileId) => await blobs.stat(stagedKey(fileId)) !== undefined,
     discardUploaded: async (fileId) => { await blobs.delete(stagedKey(fileId)) },
     async start () {
       await sweepLeftovers()
