@@ -128,6 +128,7 @@ describe('coordinator with its file bodies in S3', () => {
 
   it('answers with a coded 503 while S3 fails, and serves again once it is back', async () => {
     const fileId = await uploadBatchFile(openai(), requestLines(1, '/v1/chat/completions', () => ({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 4 })))
+    let batchId = ''
     s3.failing = true
     try {
       const content = await api(`/v1/files/${fileId}/content`)
@@ -142,11 +143,17 @@ describe('coordinator with its file bodies in S3', () => {
       const slot = await (await api('/api/v0/file/get_upload_url')).json() as { id: string }
       const complete = await api('/api/v0/batch/complete_upload', { method: 'POST', body: JSON.stringify({ id: slot.id }) })
       expect(complete.status).toBe(503)
+      // A batch created meanwhile waits for the store instead of failing.
+      batchId = (await openai().batches.create({ input_file_id: fileId, endpoint: '/v1/chat/completions', completion_window: '24h' })).id
+      await network!.coordinator.waitFor('blob store unavailable: batch step retried', { where: line => line.batchId === batchId })
+      expect((await openai().batches.retrieve(batchId)).status).toBe('validating')
     } finally {
       s3.failing = false
     }
     const content = await api(`/v1/files/${fileId}/content`)
     expect(content.status).toBe(200)
+    const batch = await waitForBatch(openai(), batchId)
+    expect(batch).toMatchObject({ status: 'completed', request_counts: { total: 1, completed: 1, failed: 0 } })
     expect(network!.coordinator.child.exitCode).toBeNull()
   })
 })

@@ -14,3 +14,6 @@ export const SHARED_ORPHAN_GRACE_MS = 3600_000
 export const BLOB_SWEEP_INTERVAL_MS = 3600_000
 /** Where a client's direct (pre-signed) upload waits until `complete_upload` validates it. */
 export const STAGED_PREFIX = 'staged-'
+/** A batch step that found the blob store down waits this long before trying again, doubling up to the max. */
+export const BLOB_RETRY_MS = 1_000
+export const BLOB_RETRY_MAX_MS = 30_000
