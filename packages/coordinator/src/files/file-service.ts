@@ -147,7 +147,8 @@ export function createFileService (components: FileServiceComponents, init: File
 
   async function remove (record: FileRecord): Promise<void> {
     await store.files.delete(record)
-    await blobs.delete(record.id)
+    // The file is gone once its record is: a body the store failed to delete is an orphan the sweep removes.
+    await blobs.delete(record.id).catch(err => { log.warn({ fileId: record.id, err }, 'file body not deleted') })
   }
 
   /** Temp files and scratch dirs of this coordinator (local to it, so all of them are leftovers). */
