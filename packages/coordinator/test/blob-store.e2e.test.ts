@@ -2,7 +2,7 @@ import { once } from 'node:events'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3'
-import { spawnDria, startS3Server, tempDir } from '@dria/testkit'
+import { spawnDria, startCoordinatorProcess, startS3Server, tempDir } from '@dria/testkit'
 import type { S3Server } from '@dria/testkit'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MODEL, errorCode, jsonl, openaiClient, readJsonl, requestLines, sleep, startNetwork, uploadBatchFile, waitForBatch, waitForNodes } from './harness.js'
@@ -155,6 +155,27 @@ describe('coordinator with its file bodies in S3', () => {
     const batch = await waitForBatch(openai(), batchId)
     expect(batch).toMatchObject({ status: 'completed', request_counts: { total: 1, completed: 1, failed: 0 } })
     expect(network!.coordinator.child.exitCode).toBeNull()
+  })
+})
+
+describe('coordinator with its file bodies in a shared directory', () => {
+  it('keeps bodies in the --blob-store dir, not in its data dir, and serves them', async () => {
+    const dir = await tempDir('dria-e2e-')
+    const shared = join(dir.path, 'shared')
+    const coordinator = await startCoordinatorProcess({ dataDir: join(dir.path, 'coordinator'), apiKeys: [API_KEY], args: ['--blob-store', `dir:${shared}`] })
+    try {
+      const openai = openaiClient(coordinator.url, API_KEY)
+      const lines = requestLines(2, '/v1/chat/completions', () => ({ messages: [{ role: 'user', content: 'Hi' }] }))
+      const fileId = await uploadBatchFile(openai, lines)
+      expect(await readdir(shared)).toEqual([fileId])
+      expect((await readdir(join(dir.path, 'coordinator', 'files'))).filter(name => name.startsWith('file-'))).toEqual([])
+      expect(await (await openai.files.content(fileId)).text()).toBe(jsonl(lines))
+      await openai.files.delete(fileId)
+      expect(await readdir(shared)).toEqual([])
+    } finally {
+      await coordinator.stop()
+      await dir.remove()
+    }
   })
 })
 
