@@ -7,6 +7,7 @@ import {
   DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_TRUST_AFTER
 } from './constants.js'
 import { startCoordinator } from './coordinator.js'
+import { parseBlobStoreSpec } from './files/index.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
 
@@ -16,6 +17,8 @@ interface StartOptions {
   p2pPort: number
   p2pHost: string
   dataDir: string
+  blobStore?: string
+  s3Endpoint?: string
   bootstrap: string[]
   apiKeys: string[]
   adminToken?: string
@@ -37,6 +40,15 @@ interface StartOptions {
 
 function parseUrl (value: string): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new InvalidArgumentError('expected an http(s) URL')
+  return value
+}
+
+function parseBlobStore (value: string): string {
+  try {
+    parseBlobStoreSpec(value)
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message)
+  }
   return value
 }
 
@@ -77,6 +89,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)))
     .addOption(option('--p2p-host <address>', 'libp2p interface', 'DRIA_P2P_HOST', '127.0.0.1'))
     .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
+    .addOption(option('--blob-store <dir:path|s3://bucket/prefix>', 'where file bodies live: a directory several coordinators may share, or an S3 bucket (region and credentials from the AWS_* env) (default: dir:<data-dir>/files)', 'DRIA_BLOB_STORE').argParser(parseBlobStore))
+    .addOption(option('--s3-endpoint <url>', 'S3-compatible server for an s3:// blob store, path-style (default: AWS S3)', 'DRIA_S3_ENDPOINT').argParser(parseUrl))
     .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
     .addOption(option('--api-keys <keys>', 'API keys accepted as Bearer tokens, comma-separated', 'DRIA_API_KEYS', []).argParser(parseList))
     .addOption(option('--admin-token <token>', 'enables the admin API (API keys) for this bearer token', 'DRIA_ADMIN_TOKEN'))
@@ -99,6 +113,8 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
       if (opts.apiKeys.length === 0) logger.warn('no API keys configured (DRIA_API_KEYS): every API request will be refused')
       await runService(logger, 'coordinator failed to start', async () => await startCoordinator({ logger }, {
         dataDir: opts.dataDir,
+        blobStore: opts.blobStore,
+        s3Endpoint: opts.s3Endpoint,
         host: opts.host,
         port: opts.port,
         p2pPort: opts.p2pPort,

@@ -12,7 +12,7 @@ import type { NetworkStatusInit } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
 import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, NODE_REPORT_INTERVAL_MS } from './constants.js'
-import { createFileService, createUploadSlots } from './files/index.js'
+import { createFileService, createUploadSlots, openBlobStore } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
 import type { NetworkViewInit } from './network/index.js'
@@ -57,6 +57,10 @@ export interface CoordinatorInit {
   status?: NetworkStatusInit
   /** The event stream (`/api/v0/events`). */
   events?: EventStreamInit
+  /** `dir:<path>` or `s3://bucket/prefix`: where file bodies live. Default: `<dataDir>/files`. */
+  blobStore?: string
+  /** S3-compatible server for an `s3://` blob store (path-style). Default: AWS S3. */
+  s3Endpoint?: string
   /** The built web console to serve at `/`; null serves none. Default: `@dria/dashboard`'s build output. */
   dashboardDir?: string | null
 }
@@ -74,6 +78,12 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const { logger } = components
   await mkdir(init.dataDir, { recursive: true })
   const store = await openStore(init.dataDir)
+  // Checked first: a bucket that is missing or unreachable stops the start with its reason.
+  const blobs = await openBlobStore({ defaultDir: store.filesDir }, init).catch(async (err) => {
+    await store.close()
+    throw err
+  })
+  logger.info({ blobStore: blobs.location }, 'blob store ready')
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
   const trust = createTrust({ book: store.trust, logger }, init.trust)
   await trust.start()
@@ -107,7 +117,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
   const keyring = await loadOrCreateKeyring(join(init.dataDir, 'server-secret'))
-  const files = createFileService({ store, logger }, { maxFileBytes })
+  const files = createFileService({ store, logger, blobs }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger, secretOf: keyring.webhookSecret }, init.webhooks)
   const batches = createBatchService({ store, files, scheduler, network, trust, webhooks, logger, metrics, events: bus }, init.batches)
@@ -148,6 +158,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
       network.stop()
       await trust.stop()
       await host.stop()
+      blobs.stop()
       await store.close()
       logger.info('coordinator stopped')
     }

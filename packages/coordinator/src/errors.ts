@@ -17,6 +17,7 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   invalid_type: 400,
   unknown_parameter: 400,
   invalid_file: 400,
+  file_not_uploaded: 400,
   invalid_webhook_url: 400,
   file_too_large: 413,
   batch_wrong_status: 409,
@@ -25,7 +26,8 @@ export const ERROR_STATUS: Readonly<Record<string, number>> = {
   quota_exceeded: 429,
   too_many_batches: 429,
   too_many_files: 429,
-  too_many_streams: 503
+  too_many_streams: 503,
+  blob_store_unavailable: 503
 }
 
 export function apiError (code: string, message: string, param?: string): DriaError {

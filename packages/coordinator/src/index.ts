@@ -3,7 +3,8 @@ export type { BatchObject, BatchRecord, FileRecord, RequestCounts, TaskRow } fro
 // For benchmarks and tools that drive the pipeline's stages directly.
 export { ingestFile, readLines } from './ingest/index.js'
 export { assembleBatch } from './batches/index.js'
-export { createFileService } from './files/index.js'
+export { createDirBlobStore, createFileService, createS3BlobStore } from './files/index.js'
+export type { BlobStore } from './files/index.js'
 export { openStore } from './store/index.js'
 // The coordinator's side of a node session, for tools that drive nodes directly.
 export { createNodeSession } from './network/index.js'

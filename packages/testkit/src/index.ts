@@ -1,6 +1,7 @@
 export * from './processes/index.js'
 export * from './bench.js'
 export * from './ollama/index.js'
+export * from './s3/index.js'
 export * from './event-stream.js'
 export * from './faults/index.js'
 export * from './synthetic/index.js'

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify'
+import { isDriaError } from '@dria/protocol'
 import type { DriaError } from '@dria/protocol'
 import type { Keyring } from '../accounts/index.js'
 import { toBatchObject } from '../batches/index.js'
@@ -6,7 +7,7 @@ import type { BatchService } from '../batches/index.js'
 import { apiError } from '../errors.js'
 import { checkBatchUpload } from '../files/index.js'
 import type { FileService, UploadSlots } from '../files/index.js'
-import type { BatchRecord, Store } from '../store/index.js'
+import type { BatchRecord, FileRecord, Store, UploadSlot } from '../store/index.js'
 import type { Authenticator } from './auth.js'
 import { withErrors } from './schemas.js'
 
@@ -60,14 +61,19 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
     return newest === undefined ? undefined : await batches.get(owner, newest.id)
   }
 
-  function downloadUrl (fileId: string | null): string | null {
+  /** A pre-signed GET of the blob store when clients can reach it, else a link the coordinator signs and serves. */
+  async function downloadUrl (fileId: string | null): Promise<string | null> {
     if (fileId === null) return null
+    if (files.direct) {
+      const record = await store.files.get(fileId)
+      return record === undefined ? null : await files.downloadUrl(record, links.ttlSeconds) ?? null
+    }
     const expires = Math.floor(Date.now() / 1000) + links.ttlSeconds
     const signature = keyring.sign(signedData(fileId, expires))
     return `${links.publicUrl()}/api/v0/files/${encodeURIComponent(fileId)}/download?expires=${expires}&signature=${signature}`
   }
 
-  function jobOf (fileId: string, batch: BatchRecord): Record<string, unknown> {
+  async function jobOf (fileId: string, batch: BatchRecord): Promise<Record<string, unknown>> {
     const object = toBatchObject(batch)
     const errors = object.errors?.data ?? null
     return {
@@ -75,8 +81,8 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
       batch_id: object.id,
       status: object.status,
       request_counts: object.request_counts,
-      result_url: downloadUrl(object.output_file_id),
-      error_url: downloadUrl(object.error_file_id),
+      result_url: await downloadUrl(object.output_file_id),
+      error_url: await downloadUrl(object.error_file_id),
       errors,
       errors_total: object.errors?.total ?? errors?.length ?? 0
     }
@@ -88,8 +94,50 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
     const { keyId, limits } = await auth.authenticate(request)
     await files.checkDailyUploads(keyId, limits.filesPerDay)
     const slot = await uploads.open(keyId, limits)
-    return { url: `${links.publicUrl()}/api/v0/upload/${slot.id}`, id: slot.fileId, expires_at: slot.expires_at }
+    // With S3 the client PUTs straight to the bucket; complete_upload then validates and stores it.
+    const direct = await files.uploadUrl(slot.fileId, slot.expires_at - Math.floor(Date.now() / 1000))
+    return { url: direct ?? `${links.publicUrl()}/api/v0/upload/${slot.id}`, id: slot.fileId, expires_at: slot.expires_at }
   })
+
+  /**
+   * Stores the body `receive` brings in as the slot's file, once: the slot is claimed while this
+   * runs and used up only when the file is stored; a failed upload leaves the URL usable.
+   */
+  async function storeUpload (token: string, receive: (slot: UploadSlot) => Promise<string>): Promise<FileRecord> {
+    const { slot, consume, release } = await uploads.claim(token)
+    let temp: string | undefined
+    try {
+      // Checked again here: several URLs handed out before any upload would each pass the first check.
+      const unreserve = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
+      try {
+        temp = await receive(slot)
+        await checkBatchUpload(temp)
+        const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
+        temp = undefined
+        await consume()
+        return file
+      } finally {
+        unreserve()
+      }
+    } finally {
+      release()
+      if (temp !== undefined) await files.discard(temp)
+    }
+  }
+
+  /** The owner's file `id`, stored first from its direct upload when it has only just been PUT to the bucket. */
+  async function fileOf (owner: string, id: string): Promise<FileRecord> {
+    try {
+      return await files.get(owner, id)
+    } catch (err) {
+      const slot = files.direct && isDriaError(err, 'file_not_found') ? await uploads.findByFile(owner, id) : undefined
+      if (slot === undefined) throw err
+      const file = await storeUpload(slot.id, async () => await files.receiveUploaded(id, slot.maxBytes))
+      // The file is stored: an upload left behind by a failure here is swept later.
+      await files.discardUploaded(id).catch(() => {})
+      return file
+    }
+  }
 
   // The body is streamed to disk as it arrives, whatever its content type.
   app.register(async (scope) => {
@@ -98,26 +146,8 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
     scope.put<{ Params: { token: string } }>('/api/v0/upload/:token', {
       schema: { params: { type: 'object', properties: { token: { type: 'string', maxLength: 64 } } } }
     }, async (request) => {
-      const { slot, consume, release } = await uploads.claim(request.params.token)
-      let temp: string | undefined
-      try {
-        // Checked again here: several URLs handed out before any upload would each pass the first check.
-        const unreserve = await files.reserveDailyUpload(slot.owner, slot.filesPerDay ?? Number.POSITIVE_INFINITY)
-        try {
-          temp = await files.receive(request.raw, slot.maxBytes)
-          await checkBatchUpload(temp)
-          const file = await files.adopt(slot.owner, temp, { filename: slot.filename, purpose: 'batch', id: slot.fileId })
-          temp = undefined
-          await consume()
-          return { id: file.id, bytes: file.bytes }
-        } finally {
-          unreserve()
-        }
-      } finally {
-        // A failed or aborted upload leaves the URL usable.
-        release()
-        if (temp !== undefined) await files.discard(temp)
-      }
+      const file = await storeUpload(request.params.token, async (slot) => await files.receive(request.raw, slot.maxBytes))
+      return { id: file.id, bytes: file.bytes }
     })
   })
 
@@ -152,13 +182,13 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
   }, async (request) => {
     const { keyId, limits } = await auth.authenticate(request)
     const { id, model, endpoint = '/v1/chat/completions' } = request.body
-    await files.get(keyId, id) // someone else's file is a 404, exactly like an unknown one
     // Taken before anything is awaited: simultaneous calls for one file cannot both pass.
     const lock = `${keyId}\x00${id}`
     const processing = (): DriaError => apiError('batch_wrong_status', `File '${id}' is already being processed.`)
     if (starting.has(lock)) throw processing()
     starting.add(lock)
     try {
+      await fileOf(keyId, id) // someone else's file is a 404, exactly like an unknown one
       if (await batchOfFile(keyId, id) !== undefined) throw processing()
       const batch = await batches.create(keyId, {
         input_file_id: id,
@@ -166,7 +196,7 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
         completion_window: '24h',
         metadata: model === undefined ? null : { model }
       }, limits)
-      return jobOf(id, batch)
+      return await jobOf(id, batch)
     } finally {
       starting.delete(lock)
     }
@@ -180,10 +210,17 @@ export function registerDriaRoutes (app: FastifyInstance, components: DriaRouteC
   }, async (request) => {
     const { keyId } = await auth.authenticate(request)
     const fileId = request.query.file_id
-    await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
+    const uploaded = { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
+    try {
+      await files.get(keyId, fileId) // 404 when the file is unknown, or someone else's
+    } catch (err) {
+      // A direct upload sits in the bucket until complete_upload stores it as the file.
+      if (files.direct && isDriaError(err, 'file_not_found') && await uploads.findByFile(keyId, fileId) !== undefined && await files.hasUploaded(fileId)) return uploaded
+      throw err
+    }
     const batch = await batchOfFile(keyId, fileId)
-    if (batch !== undefined) return jobOf(fileId, batch)
-    return { file_id: fileId, batch_id: null, status: 'uploaded', request_counts: null, result_url: null, error_url: null, errors: null, errors_total: 0 }
+    if (batch !== undefined) return await jobOf(fileId, batch)
+    return uploaded
   })
 
   app.get('/api/v0/webhooks/secret', {

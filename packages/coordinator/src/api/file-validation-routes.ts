@@ -53,12 +53,13 @@ export function registerFileValidationRoutes (app: FastifyInstance, components: 
     }
     const file = await files.get(keyId, request.params.id)
     if (file.purpose !== 'batch') throw apiError('invalid_file', `File '${file.id}' has purpose '${file.purpose}', expected 'batch'.`, 'id')
-    const summary = await ingestFile(files.pathOf(file.id), {
+    const { path, release } = await files.localCopy(file.id)
+    const summary = await ingestFile(path, {
       endpoint,
       defaultModel: model,
       maxLines: limits.tasksPerFile,
       servedModels: network.servedModels()
-    }, async () => {})
+    }, async () => {}).finally(release)
     const empty = summary.errorCount === 0 && summary.tasks === 0
     return {
       object: 'file.validation',

@@ -3,6 +3,7 @@ import { DriaError, ENDPOINT_KINDS, invalidValue, kindOfEndpoint } from '@dria/p
 import type { Logger } from '@dria/protocol'
 import { COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
+import { retryWhileUnavailable } from '../files/index.js'
 import type { FileService } from '../files/index.js'
 import { newId } from '../ids.js'
 import { WORKER_MIN_BYTES, ingestFile, ingestInWorker } from '../ingest/index.js'
@@ -112,6 +113,11 @@ export function createBatchService (components: { store: Store, files: FileServi
     work.add(tracked)
   }
 
+  /** A step that needs the blob store waits out an outage (the batch keeps its status meanwhile). */
+  async function untilStored<T> (batch: BatchRecord, step: () => Promise<T>): Promise<T> {
+    return await retryWhileUnavailable(step, { signal: shutdown.signal, onRetry: err => { log.warn({ batchId: batch.id, err }, 'blob store unavailable: batch step retried') } })
+  }
+
   async function save (batch: BatchRecord): Promise<void> {
     await store.batches.put(batch)
     events?.publish({ type: 'batch.updated', batch })
@@ -170,11 +176,11 @@ export function createBatchService (components: { store: Store, files: FileServi
    */
   async function split (batch: BatchRecord, pending: DeferredIndex): Promise<IngestSummary> {
     const kind = kindOfEndpoint(batch.endpoint)!
-    const path = files.pathOf(batch.input_file_id)
-    const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
+    const { path, release } = await untilStored(batch, async () => await files.localCopy(batch.input_file_id))
     let index = 0
     const writes: Array<Promise<void>> = []
     try {
+      const ingest = (await stat(path)).size >= WORKER_MIN_BYTES ? ingestInWorker : ingestFile
       return await ingest(path, {
         endpoint: batch.endpoint,
         defaultModel: batch.metadata?.model,
@@ -194,6 +200,7 @@ export function createBatchService (components: { store: Store, files: FileServi
       })
     } finally {
       await Promise.all(writes)
+      await release()
     }
   }
 
@@ -285,7 +292,7 @@ export function createBatchService (components: { store: Store, files: FileServi
     const { outputPath, errorPath, outputLines, errorLines } = await assembleBatch({ store, files }, batch)
     const expiresAt = batch.outputExpiresAfterSeconds == null ? null : now() + batch.outputExpiresAfterSeconds
     const adopt = async (path: string, id: string, kind: string): Promise<string> =>
-      (await files.adopt(batch.owner, path, { filename: `${batch.id}_${kind}.jsonl`, purpose: 'batch_output', id, expiresAt })).id
+      (await untilStored(batch, async () => await files.adopt(batch.owner, path, { filename: `${batch.id}_${kind}.jsonl`, purpose: 'batch_output', id, expiresAt }))).id
     // OpenAI always gives a completed batch an output file, and an error file only when needed.
     const keepOutput = outputLines > 0 || errorLines === 0
     batch.output_file_id = keepOutput ? await adopt(outputPath, batch.resultFileIds.output, 'output') : null

@@ -16,6 +16,8 @@ export interface UploadSlots {
    * it failed, so the URL can be used again.
    */
   claim(token: string): Promise<{ slot: UploadSlot, consume: () => Promise<void>, release: () => void }>
+  /** The live slot of `owner` for the future file `fileId` (direct uploads know only the file id). */
+  findByFile(owner: string, fileId: string): Promise<UploadSlot | undefined>
   /** Deletes expired slots now and every 15 minutes. */
   start(): Promise<void>
   stop(): void
@@ -79,6 +81,13 @@ export function createUploadSlots (components: { store: Store }): UploadSlots {
         release()
         throw err
       }
+    },
+    async findByFile (owner, fileId) {
+      // Slots live an hour and are swept, so there are only as many as URLs handed out lately.
+      for await (const slot of store.uploads.all()) {
+        if (slot.fileId === fileId && slot.owner === owner && slot.expires_at >= nowSeconds()) return slot
+      }
+      return undefined
     },
     async start () {
       await sweep()

@@ -1,0 +1,2 @@
+export { startS3Server } from './server.js'
+export type { S3Server, S3ServerInit } from './server.js'
