@@ -7,6 +7,13 @@ export const MAX_CONNECTIONS = 512
 export const MAX_INCOMING_PENDING_CONNECTIONS = 64
 export const INBOUND_CONNECTIONS_PER_HOST_PER_SECOND = 100
 export const DIAL_TIMEOUT_MS = 10_000
+/**
+ * libp2p's connection monitor aborts a connection whose ping is not answered within this long
+ * (its default is 5 s). A process that stalls or is starved of CPU for 5 s would otherwise
+ * drop every connection at once; whether a node is alive enough to work is the coordinator
+ * session's call (its pings and acks), so this only has to catch dead connections.
+ */
+export const CONNECTION_PING_TIMEOUT_MS = 30_000
 
 /** yamux drops connections whose peers open more early streams than this (default 10). */
 export const YAMUX_MAX_EARLY_STREAMS = 1_024

@@ -13,7 +13,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import type { Libp2pOptions } from 'libp2p'
 import {
-  BOOTSTRAP_DIAL_DELAY_MS, BOOTSTRAP_RECONNECT_FACTOR, BOOTSTRAP_RECONNECT_INTERVAL_MS, BOOTSTRAP_RECONNECT_RETRIES, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
+  BOOTSTRAP_DIAL_DELAY_MS, BOOTSTRAP_RECONNECT_FACTOR, BOOTSTRAP_RECONNECT_INTERVAL_MS, BOOTSTRAP_RECONNECT_RETRIES, CONNECTION_PING_TIMEOUT_MS, DEFAULT_LISTEN_HOST, DIAL_TIMEOUT_MS, INBOUND_CONNECTIONS_PER_HOST_PER_SECOND,
   MAX_CONNECTIONS, MAX_INCOMING_PENDING_CONNECTIONS, YAMUX_MAX_EARLY_STREAMS
 } from '../constants.js'
 import type { Identify, IdentifyPush } from '@libp2p/identify'
@@ -67,6 +67,7 @@ export async function createDriaHost (init: DriaHostInit = {}): Promise<DriaHost
       reconnectRetryInterval: BOOTSTRAP_RECONNECT_INTERVAL_MS,
       reconnectBackoffFactor: BOOTSTRAP_RECONNECT_FACTOR
     },
+    connectionMonitor: { pingTimeout: { minTimeout: CONNECTION_PING_TIMEOUT_MS } },
     peerDiscovery: bootstrapList.length > 0
       ? [bootstrapDiscovery({ list: bootstrapList, timeout: BOOTSTRAP_DIAL_DELAY_MS })]
       : [],
