@@ -1,17 +1,18 @@
-import { DriaError } from '@dria/protocol'
 import type { BatchOp, Db, Sublevel } from './db.js'
 import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
-import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
+import type { TaskStore } from '../interfaces.js'
+import { transitions } from '../transitions.js'
+import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
 
 /**
- * Task rows and the index of pending ones (per batch and model, for the scheduler's queues).
- * Each transition writes the row and adds or removes its pending key atomically, so a crash
+ * TaskStore on LevelDB. Each transition writes the row and adds or removes its pending key in
+ * one LevelDB batch, so a crash
  * leaves every task in exactly one state. Work in flight is not written at all: it is still
  * pending in the store, and a restart simply runs it again. Transitions made in the same turn
  * of the event loop are committed in one LevelDB batch (group commit): one write per burst
  * of answers instead of one per task.
  */
-export class TaskStore {
+export class LevelTaskStore implements TaskStore {
   readonly #db: Db
   readonly #rows: Sublevel<TaskRow>
   readonly #pending: Sublevel<string>
@@ -68,25 +69,21 @@ export class TaskStore {
 
   /** Puts a task a coordinator of an earlier version had assigned back in its queue (restart). */
   async markPending (row: TaskRow): Promise<void> {
-    this.#expect(row, 'assigned')
-    await this.#move(row, { ...row, state: 'pending', peer: undefined })
+    await this.#move(row, transitions.pending(row))
   }
 
   /** Records a verified result of a pending task, after `attempts` attempts. */
   async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
-    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending')
-    await this.#move(row, { ...row, state: 'completed', outcome, peer: outcome.peer, attempts })
+    await this.#move(row, transitions.completed(row, outcome, attempts))
   }
 
   /** Reopens a completed task whose result can no longer be trusted (its node was caught lying). */
   async markRedo (row: TaskRow): Promise<void> {
-    this.#expect(row, 'completed')
-    await this.#move(row, { ...row, state: 'pending', peer: undefined, outcome: undefined })
+    await this.#move(row, transitions.redo(row))
   }
 
   async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
-    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending or assigned')
-    await this.#move(row, { ...row, state: 'failed', failure })
+    await this.#move(row, transitions.failed(row, failure))
   }
 
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
@@ -114,11 +111,4 @@ export class TaskStore {
     await this.#commit
   }
 
-  #expect (row: TaskRow, state: TaskState): void {
-    if (row.state !== state) this.#wrongState(row, state)
-  }
-
-  #wrongState (row: TaskRow, expected: string): never {
-    throw new DriaError('TASK_WRONG_STATE', `task ${row.batchId}#${row.index} is ${row.state}, expected ${expected}`)
-  }
 }
