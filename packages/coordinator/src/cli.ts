@@ -4,9 +4,10 @@ import { createLogger, option, parseInteger, parseList, parseNumber, runService 
 import { readFileSync } from 'node:fs'
 import {
   DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_TRUST_AFTER
+  DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_STORE, DEFAULT_TRUST_AFTER
 } from './constants.js'
 import { startCoordinator } from './coordinator.js'
+import { isStoreUrl } from './store/index.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
 
@@ -16,6 +17,9 @@ interface StartOptions {
   p2pPort: number
   p2pHost: string
   dataDir: string
+  store: string
+  filesDir?: string
+  secretFile?: string
   bootstrap: string[]
   apiKeys: string[]
   adminToken?: string
@@ -37,6 +41,11 @@ interface StartOptions {
 
 function parseUrl (value: string): string {
   if (!URL.canParse(value) || !/^https?:$/.test(new URL(value).protocol)) throw new InvalidArgumentError('expected an http(s) URL')
+  return value
+}
+
+function parseStore (value: string): string {
+  if (!isStoreUrl(value)) throw new InvalidArgumentError('expected level or a postgres:// URL')
   return value
 }
 
@@ -77,6 +86,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)))
     .addOption(option('--p2p-host <address>', 'libp2p interface', 'DRIA_P2P_HOST', '127.0.0.1'))
     .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
+    .addOption(option('--store <level|url>', 'state backend: level (LevelDB in --data-dir) or postgres://user:pass@host/db, shared by several coordinators', 'DRIA_STORE', DEFAULT_STORE).argParser(parseStore))
+    .addOption(option('--files-dir <dir>', 'file bodies; coordinators sharing a database share it (default: <data-dir>/files)', 'DRIA_FILES_DIR'))
+    .addOption(option('--secret-file <path>', 'server secret (API key hashes, signed URLs); coordinators sharing a database share it (default: <data-dir>/server-secret)', 'DRIA_SECRET_FILE'))
     .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
     .addOption(option('--api-keys <keys>', 'API keys accepted as Bearer tokens, comma-separated', 'DRIA_API_KEYS', []).argParser(parseList))
     .addOption(option('--admin-token <token>', 'enables the admin API (API keys) for this bearer token', 'DRIA_ADMIN_TOKEN'))
@@ -99,6 +111,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
       if (opts.apiKeys.length === 0) logger.warn('no API keys configured (DRIA_API_KEYS): every API request will be refused')
       await runService(logger, 'coordinator failed to start', async () => await startCoordinator({ logger }, {
         dataDir: opts.dataDir,
+        store: opts.store,
+        filesDir: opts.filesDir,
+        secretFile: opts.secretFile,
         host: opts.host,
         port: opts.port,
         p2pPort: opts.p2pPort,

@@ -80,3 +80,8 @@ export const DEFAULT_MAX_LINES_PER_FILE = 100_000
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 3
 export const COMPLETION_WINDOW = '24h'
 export const COMPLETION_WINDOW_SECONDS = 24 * 3600
+
+/** The coordinator's state backend (`--store`): embedded LevelDB. */
+export const DEFAULT_STORE = 'level'
+/** PostgreSQL connections one coordinator holds at most. */
+export const DEFAULT_PG_POOL_SIZE = 10

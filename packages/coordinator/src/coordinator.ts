@@ -30,6 +30,12 @@ import type { ModelIdentityInit, TrustInit } from './trust/index.js'
 
 export interface CoordinatorInit {
   dataDir: string
+  /** State backend: `level` (LevelDB under `dataDir`) or a `postgres://…` URL. Default `level`. */
+  store?: string
+  /** Directory of file bodies; coordinators sharing a database share it too. Default `<dataDir>/files`. */
+  filesDir?: string
+  /** The server secret (API key hashes, URL signatures); coordinators sharing a database share it too. Default `<dataDir>/server-secret`. */
+  secretFile?: string
   /** HTTP interface. Default 127.0.0.1. */
   host?: string
   /** HTTP port; 0 picks a free one. Default 8080. */
@@ -73,7 +79,7 @@ export interface Coordinator {
 export async function startCoordinator (components: { logger: Logger }, init: CoordinatorInit): Promise<Coordinator> {
   const { logger } = components
   await mkdir(init.dataDir, { recursive: true })
-  const store = await openStore(init.dataDir)
+  const store = await openStore(init.dataDir, { url: init.store, filesDir: init.filesDir })
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
   const trust = createTrust({ book: store.trust, logger }, init.trust)
   await trust.start()
@@ -106,7 +112,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
-  const keyring = await loadOrCreateKeyring(join(init.dataDir, 'server-secret'))
+  const keyring = await loadOrCreateKeyring(init.secretFile ?? join(init.dataDir, 'server-secret'))
   const files = createFileService({ store, logger }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger, secretOf: keyring.webhookSecret }, init.webhooks)

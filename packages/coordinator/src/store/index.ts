@@ -1,20 +1,35 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
+import { DriaError } from '@dria/protocol'
+import { DEFAULT_PG_POOL_SIZE } from '../constants.js'
 import type { Store } from './interfaces.js'
 import { openLevelStore } from './level/index.js'
+import { openPostgresStore } from './postgres/index.js'
 
 export * from './types.js'
 export * from './interfaces.js'
 export { transitions } from './transitions.js'
 
 export interface OpenStoreInit {
+  /** `level` (embedded LevelDB under the data directory) or a `postgres://…` URL. Default `level`. */
+  url?: string
   /** Directory of file bodies (several coordinators may share one). Default `<dataDir>/files`. */
   filesDir?: string
+  /** PostgreSQL connections held at most. Default DEFAULT_PG_POOL_SIZE. */
+  poolSize?: number
 }
 
-/** Opens (or creates) the coordinator's state under `dataDir`: LevelDB metadata + file bodies on disk. */
+/** True for the store URLs `openStore` takes. */
+export function isStoreUrl (url: string): boolean {
+  return url === 'level' || /^postgres(ql)?:\/\//.test(url)
+}
+
+/** Opens (or creates) the coordinator's state: metadata in LevelDB or PostgreSQL, file bodies on disk. */
 export async function openStore (dataDir: string, init: OpenStoreInit = {}): Promise<Store> {
+  const url = init.url ?? 'level'
+  if (!isStoreUrl(url)) throw new DriaError('STORE_URL_INVALID', 'store must be level or a postgres:// URL')
   const filesDir = init.filesDir ?? join(dataDir, 'files')
   await mkdir(filesDir, { recursive: true })
-  return await openLevelStore(dataDir, filesDir)
+  if (url === 'level') return await openLevelStore(dataDir, filesDir)
+  return await openPostgresStore({ url, filesDir, poolSize: init.poolSize ?? DEFAULT_PG_POOL_SIZE })
 }
