@@ -85,3 +85,10 @@ export const COMPLETION_WINDOW_SECONDS = 24 * 3600
 export const DEFAULT_STORE = 'level'
 /** PostgreSQL connections one coordinator holds at most. */
 export const DEFAULT_PG_POOL_SIZE = 10
+/**
+ * A task a coordinator claimed on a shared store is its own this long unless renewed: when it
+ * dies, the others take its tasks over after at most this (plus one sync interval).
+ */
+export const DEFAULT_LEASE_MS = 5_000
+/** How often a coordinator on a shared store renews its leases and syncs batches with the others. */
+export const DEFAULT_SHARED_SYNC_MS = 1_000

@@ -329,6 +329,28 @@ export function storeComplianceSuite (name: string, setup: () => Promise<StoreHa
       })
     })
 
+    describe('claims, counts and duties', () => {
+      it('claims pending rows in index order, like pendingRows, and counts final states', async () => {
+        await store.tasks.insert(Array.from({ length: 6 }, (_, i) => row('b', i)))
+        const claimed = await store.tasks.claim('b', 'm1', 3)
+        expect(indexes(claimed)).toEqual([0, 1, 2])
+        expect(indexes(await store.tasks.claim('b', 'm1', 10, 2))).toEqual([3, 4, 5])
+        expect(await store.tasks.renewLeases()).toBeGreaterThanOrEqual(0)
+        await store.tasks.markCompleted(claimed[0], outcome, 1)
+        await store.tasks.markFailed(claimed[1], { code: 'x', message: 'x' })
+        expect(await store.tasks.counts('b')).toEqual({ total: 6, completed: 1, failed: 1, inputTokens: 7, outputTokens: 4 })
+        expect(await store.tasks.counts('none')).toEqual({ total: 0, completed: 0, failed: 0, inputTokens: 0, outputTokens: 0 })
+        // A claimed row this coordinator still holds is claimed again (its queue drops duplicates).
+        expect(indexes(await store.tasks.claim('b', 'm1', 10))).toEqual([2, 3, 4, 5])
+      })
+
+      it('runs exclusive duties and passes their value through', async () => {
+        expect(await store.exclusive('duty', async () => 42)).toBe(42)
+        await expect(store.exclusive('duty', async () => { throw new Error('boom') })).rejects.toThrow('boom')
+        expect(await store.exclusive('duty', async () => 'again')).toBe('again')
+      })
+    })
+
     describe('PeerBook and TrustBook', () => {
       it('remembers known peers and trust records across a reopen', async () => {
         await store.peers.remember({ id: 'peer-a', multiaddrs: ['/ip4/127.0.0.1/tcp/1'] })

@@ -1,7 +1,8 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DriaError } from '@dria/protocol'
-import { DEFAULT_PG_POOL_SIZE } from '../constants.js'
+import { randomUUID } from 'node:crypto'
+import { DEFAULT_LEASE_MS, DEFAULT_PG_POOL_SIZE } from '../constants.js'
 import type { Store } from './interfaces.js'
 import { openLevelStore } from './level/index.js'
 import { openPostgresStore } from './postgres/index.js'
@@ -17,6 +18,10 @@ export interface OpenStoreInit {
   filesDir?: string
   /** PostgreSQL connections held at most. Default DEFAULT_PG_POOL_SIZE. */
   poolSize?: number
+  /** This coordinator's id on a shared store (owner of its task leases). Default: a random UUID. */
+  instanceId?: string
+  /** How long a task lease lasts unless renewed (shared store). Default DEFAULT_LEASE_MS. */
+  leaseMs?: number
 }
 
 /** True for the store URLs `openStore` takes. */
@@ -31,5 +36,5 @@ export async function openStore (dataDir: string, init: OpenStoreInit = {}): Pro
   const filesDir = init.filesDir ?? join(dataDir, 'files')
   await mkdir(filesDir, { recursive: true })
   if (url === 'level') return await openLevelStore(dataDir, filesDir)
-  return await openPostgresStore({ url, filesDir, poolSize: init.poolSize ?? DEFAULT_PG_POOL_SIZE })
+  return await openPostgresStore({ url, filesDir, poolSize: init.poolSize ?? DEFAULT_PG_POOL_SIZE, instanceId: init.instanceId ?? randomUUID(), leaseMs: init.leaseMs ?? DEFAULT_LEASE_MS })
 }

@@ -46,6 +46,17 @@ export interface TaskStore {
   get(batchId: string, index: number): Promise<TaskRow | undefined>
   /** Up to `limit` pending rows of one batch and model, after index `afterIndex`, in index order. */
   pendingRows(batchId: string, model: string, limit: number, afterIndex?: number): Promise<TaskRow[]>
+  /**
+   * Pending rows this coordinator takes to run, like `pendingRows`. On a shared store each row
+   * returned is leased to this coordinator (the others skip it) until the lease expires: leases
+   * are renewed by `renewLeases` while the coordinator lives, and a result for a row another
+   * coordinator has leased since is refused (TASK_WRONG_STATE). On LevelDB: `pendingRows`.
+   */
+  claim(batchId: string, model: string, limit: number, afterIndex?: number): Promise<TaskRow[]>
+  /** Extends the leases this coordinator holds; returns how many. */
+  renewLeases(): Promise<number>
+  /** How many rows of a batch are in each final state, and the tokens of the completed ones. */
+  counts(batchId: string): Promise<TaskCounts>
   /** Every row of a batch, in index order. */
   rows(batchId: string): AsyncGenerator<TaskRow>
   /** Puts a task a coordinator of an earlier version had assigned back in its queue (restart). */
@@ -57,6 +68,14 @@ export interface TaskStore {
   markFailed(row: TaskRow, failure: TaskFailure): Promise<void>
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
   deleteBatch(batchId: string): Promise<void>
+}
+
+export interface TaskCounts {
+  total: number
+  completed: number
+  failed: number
+  inputTokens: number
+  outputTokens: number
 }
 
 export interface KnownPeer {
@@ -99,6 +118,9 @@ export interface TrustBook {
   putMany(records: PeerTrustRecord[]): Promise<void>
 }
 
+/** What `Store.exclusive` resolves with when another coordinator holds the duty. */
+export const SKIPPED: unique symbol = Symbol('skipped')
+
 /** The coordinator's state: one implementation per backend (`--store`). */
 export interface Store {
   files: RecordStore<FileRecord>
@@ -112,5 +134,12 @@ export interface Store {
   trust: TrustBook
   /** Where file bodies live (one file per id). */
   filesDir: string
+  /** Whether other coordinators may share this state (PostgreSQL): then batches are shared too. */
+  shared: boolean
+  /**
+   * Runs a duty only one coordinator may do at a time (finalizing a batch, an expiry sweep):
+   * resolves with `fn`'s value, or `skipped` when another coordinator is doing it right now.
+   */
+  exclusive<T>(duty: string, fn: () => Promise<T>): Promise<T | typeof SKIPPED>
   close(): Promise<void>
 }

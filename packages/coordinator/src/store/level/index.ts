@@ -26,6 +26,9 @@ export async function openLevelStore (dataDir: string, filesDir: string): Promis
     peers: new LevelPeerBook(db),
     trust: new LevelTrustBook(db),
     filesDir,
+    // One process owns a LevelDB: every duty is its own.
+    shared: false,
+    exclusive: async (_duty, fn) => await fn(),
     close: async () => { await db.close() }
   }
 }

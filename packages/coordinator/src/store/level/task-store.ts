@@ -1,6 +1,6 @@
 import type { BatchOp, Db, Sublevel } from './db.js'
 import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
-import type { TaskStore } from '../interfaces.js'
+import type { TaskCounts, TaskStore } from '../interfaces.js'
 import { transitions } from '../transitions.js'
 import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
 
@@ -61,6 +61,27 @@ export class LevelTaskStore implements TaskStore {
     if (keys.length === 0) return []
     const rows = await this.#rows.getMany(keys.map(k => taskKey(batchId, indexFromKey(k))))
     return rows.filter((row): row is TaskRow => row !== undefined && row.state === 'pending')
+  }
+
+  async claim (batchId: string, model: string, limit: number, afterIndex = -1): Promise<TaskRow[]> {
+    return await this.pendingRows(batchId, model, limit, afterIndex)
+  }
+
+  async renewLeases (): Promise<number> {
+    return 0
+  }
+
+  async counts (batchId: string): Promise<TaskCounts> {
+    const counts = { total: 0, completed: 0, failed: 0, inputTokens: 0, outputTokens: 0 }
+    for await (const row of this.rows(batchId)) {
+      counts.total++
+      if (row.state === 'failed') counts.failed++
+      if (row.state !== 'completed') continue
+      counts.completed++
+      counts.inputTokens += row.outcome?.promptTokens ?? 0
+      counts.outputTokens += row.outcome?.completionTokens ?? 0
+    }
+    return counts
   }
 
   async * rows (batchId: string): AsyncGenerator<TaskRow> {

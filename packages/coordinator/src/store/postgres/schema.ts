@@ -32,7 +32,9 @@ const MIGRATIONS: string[] = [
    CREATE TABLE api_keys (id text PRIMARY KEY, hash text NOT NULL UNIQUE, data json NOT NULL);
    CREATE TABLE static_key_owners (hash text PRIMARY KEY, owner text NOT NULL);
    CREATE TABLE known_peers (id text PRIMARY KEY, data json NOT NULL);
-   CREATE TABLE trust (peer_id text PRIMARY KEY, data json NOT NULL);`
+   CREATE TABLE trust (peer_id text PRIMARY KEY, data json NOT NULL);`,
+  // Leases a coordinator renews: only rows claimed and not yet settled.
+  'CREATE INDEX tasks_leased ON tasks (lease_owner) WHERE lease_owner IS NOT NULL'
 ]
 
 /** Any constant: the advisory lock that keeps two coordinators from migrating at once. */

@@ -1,7 +1,7 @@
 import { finished } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
-import type { TaskStore } from '../interfaces.js'
+import type { TaskCounts, TaskStore } from '../interfaces.js'
 import { transitions, wrongState } from '../transitions.js'
 import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
 
@@ -31,19 +31,32 @@ function restore (row: TaskRow, before: TaskRow): void {
 /**
  * TaskStore on PostgreSQL. The pending index is a partial index over the rows themselves
  * (`state = 'pending' AND queued`), so a row and its place in the queue change in one
- * statement. A transition updates the row only if it is still in the state it was read in:
- * when another coordinator moved it first, the transition is refused (TASK_WRONG_STATE) and
- * its result discarded. Transitions made in the same turn of the event loop go out as one
+ * statement. A transition updates the row only if it is still in the state it was read in,
+ * and a result only if no other coordinator holds the row's lease: when another coordinator
+ * moved or claimed it first, the transition is refused (TASK_WRONG_STATE) and its result
+ * discarded. Failures (a line failed, a batch cancelled) need no lease: any coordinator may
+ * stop a batch. Transitions made in the same turn of the event loop go out as one
  * UPDATE (group commit), as on LevelDB.
  */
+export interface PostgresTaskStoreInit {
+  /** This coordinator's id: the owner of its leases. */
+  instanceId: string
+  /** How long a claim lasts without renewal. */
+  leaseMs: number
+}
+
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool
+  readonly #instanceId: string
+  readonly #leaseMs: number
   /** Transitions waiting for the next commit, in groups that touch each row at most once. */
   #groups: Array<Map<string, Move>> = []
   #scheduled = false
 
-  constructor (pool: pg.Pool) {
+  constructor (pool: pg.Pool, init: PostgresTaskStoreInit) {
     this.#pool = pool
+    this.#instanceId = init.instanceId
+    this.#leaseMs = init.leaseMs
   }
 
   async insert (rows: TaskRow[], options: { indexPending?: boolean } = {}): Promise<void> {
@@ -86,6 +99,41 @@ export class PostgresTaskStore implements TaskStore {
       `SELECT row FROM tasks WHERE batch_id = $1 AND model = $2 AND state = 'pending' AND queued AND idx > $3
        ORDER BY idx LIMIT $4`, [batchId, model, afterIndex, limit])
     return rows.map(r => r.row)
+  }
+
+  async claim (batchId: string, model: string, limit: number, afterIndex = -1): Promise<TaskRow[]> {
+    // SKIP LOCKED: coordinators claiming at the same moment take different rows, none waits.
+    // Rows this coordinator already holds come back too (its queue drops the ones it has).
+    const { rows } = await this.#pool.query<{ row: TaskRow }>(
+      `UPDATE tasks AS t SET lease_owner = $5, lease_expires = now() + make_interval(secs => $6)
+       FROM (
+         SELECT batch_id, idx FROM tasks
+         WHERE batch_id = $1 AND model = $2 AND state = 'pending' AND queued AND idx > $3
+           AND (lease_owner IS NULL OR lease_owner = $5 OR lease_expires < now())
+         ORDER BY idx LIMIT $4 FOR UPDATE SKIP LOCKED
+       ) AS c
+       WHERE t.batch_id = c.batch_id AND t.idx = c.idx
+       RETURNING t.row`, [batchId, model, afterIndex, limit, this.#instanceId, this.#leaseMs / 1000])
+    return rows.map(r => r.row).sort((a, b) => a.index - b.index)
+  }
+
+  async renewLeases (): Promise<number> {
+    const { rowCount } = await this.#pool.query(
+      `UPDATE tasks SET lease_expires = now() + make_interval(secs => $2)
+       WHERE lease_owner = $1 AND state = 'pending'`, [this.#instanceId, this.#leaseMs / 1000])
+    return rowCount ?? 0
+  }
+
+  async counts (batchId: string): Promise<TaskCounts> {
+    const { rows } = await this.#pool.query<{ total: string, completed: string, failed: string, input: string | null, output: string | null }>(
+      `SELECT count(*) AS total,
+         count(*) FILTER (WHERE state = 'completed') AS completed,
+         count(*) FILTER (WHERE state = 'failed') AS failed,
+         sum((row->'outcome'->>'promptTokens')::bigint) FILTER (WHERE state = 'completed') AS input,
+         sum((row->'outcome'->>'completionTokens')::bigint) FILTER (WHERE state = 'completed') AS output
+       FROM tasks WHERE batch_id = $1`, [batchId])
+    const r = rows[0]
+    return { total: Number(r.total), completed: Number(r.completed), failed: Number(r.failed), inputTokens: Number(r.input ?? 0), outputTokens: Number(r.output ?? 0) }
   }
 
   async * rows (batchId: string): AsyncGenerator<TaskRow> {
@@ -147,8 +195,9 @@ export class PostgresTaskStore implements TaskStore {
           `UPDATE tasks AS t SET state = v.state, row = v.row::json, lease_owner = NULL, lease_expires = NULL
            FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) AS v(batch_id, idx, state, row, from_state)
            WHERE t.batch_id = v.batch_id AND t.idx = v.idx AND t.state = v.from_state
+             AND (v.state <> 'completed' OR t.lease_owner IS NULL OR t.lease_owner = $6)
            RETURNING t.batch_id, t.idx`,
-          [moves.map(m => m.to.batchId), moves.map(m => m.to.index), moves.map(m => m.to.state), moves.map(m => JSON.stringify(m.to)), moves.map(m => m.before.state)])
+          [moves.map(m => m.to.batchId), moves.map(m => m.to.index), moves.map(m => m.to.state), moves.map(m => JSON.stringify(m.to)), moves.map(m => m.before.state), this.#instanceId])
         const applied = new Set(rows.map(r => `${r.batch_id}#${r.idx}`))
         for (const [key, move] of group) {
           if (applied.has(key)) {
