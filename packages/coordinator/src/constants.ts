@@ -92,3 +92,5 @@ export const DEFAULT_PG_POOL_SIZE = 10
 export const DEFAULT_LEASE_MS = 5_000
 /** How often a coordinator on a shared store renews its leases and syncs batches with the others. */
 export const DEFAULT_SHARED_SYNC_MS = 1_000
+/** How often a coordinator renews its task leases: well within DEFAULT_LEASE_MS. */
+export const DEFAULT_LEASE_RENEW_MS = 1_000

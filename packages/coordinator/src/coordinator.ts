@@ -24,7 +24,7 @@ import { createScheduler } from './scheduler/index.js'
 import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
 import type { SchedulerInit } from './scheduler/index.js'
-import { openStore } from './store/index.js'
+import { openStore, startLeaseRenewal } from './store/index.js'
 import { createModelIdentity, createTrust, startNodeReports } from './trust/index.js'
 import type { ModelIdentityInit, TrustInit } from './trust/index.js'
 
@@ -132,10 +132,12 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   await files.start()
   await uploads.start()
   await batches.start()
+  const leases = store.shared ? startLeaseRenewal({ tasks: store.tasks, logger }) : undefined
   const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
   publicUrl ??= address
   logger.info({
     url: address,
+    store: store.shared ? 'postgres' : 'level',
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
   }, 'coordinator ready')
@@ -147,6 +149,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      leases?.stop()
       status.stop()
       files.stop()
       uploads.stop()

@@ -10,6 +10,7 @@ import { openPostgresStore } from './postgres/index.js'
 export * from './types.js'
 export * from './interfaces.js'
 export { transitions } from './transitions.js'
+export { startLeaseRenewal } from './leases.js'
 
 export interface OpenStoreInit {
   /** `level` (embedded LevelDB under the data directory) or a `postgres://…` URL. Default `level`. */
