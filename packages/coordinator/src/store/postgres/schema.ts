@@ -20,21 +20,25 @@ const MIGRATIONS: string[] = [
    CREATE TABLE tasks (
      batch_id text COLLATE "C" NOT NULL,
      idx integer NOT NULL,
-     model text COLLATE "C" NOT NULL,
      state text NOT NULL,
-     queued boolean NOT NULL,
-     lease_owner text,
-     lease_expires timestamptz,
      row json NOT NULL,
      PRIMARY KEY (batch_id, idx)
    );
-   CREATE INDEX tasks_pending ON tasks (batch_id, model, idx) WHERE state = 'pending' AND queued;
+   -- The pending index (one entry per pending, queued row) and the leases on it: narrow rows,
+   -- so that claiming and renewing never rewrite the task rows themselves.
+   CREATE TABLE task_queue (
+     batch_id text COLLATE "C" NOT NULL,
+     model text COLLATE "C" NOT NULL,
+     idx integer NOT NULL,
+     lease_owner text,
+     lease_expires timestamptz,
+     PRIMARY KEY (batch_id, model, idx)
+   );
+   CREATE INDEX task_queue_leased ON task_queue (lease_owner) WHERE lease_owner IS NOT NULL;
    CREATE TABLE api_keys (id text PRIMARY KEY, hash text NOT NULL UNIQUE, data json NOT NULL);
    CREATE TABLE static_key_owners (hash text PRIMARY KEY, owner text NOT NULL);
    CREATE TABLE known_peers (id text PRIMARY KEY, data json NOT NULL);
-   CREATE TABLE trust (peer_id text PRIMARY KEY, data json NOT NULL);`,
-  // Leases a coordinator renews: only rows claimed and not yet settled.
-  'CREATE INDEX tasks_leased ON tasks (lease_owner) WHERE lease_owner IS NOT NULL'
+   CREATE TABLE trust (peer_id text PRIMARY KEY, data json NOT NULL);`
 ]
 
 /** Any constant: the advisory lock that keeps two coordinators from migrating at once. */

@@ -17,6 +17,13 @@ interface Move {
   reject: (err: unknown) => void
 }
 
+export interface PostgresTaskStoreInit {
+  /** This coordinator's id: the owner of its leases. */
+  instanceId: string
+  /** How long a claim lasts without renewal. */
+  leaseMs: number
+}
+
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\t': '\\t' }
 /** A field of COPY's text format. */
 function copyField (value: string): string {
@@ -28,27 +35,45 @@ function restore (row: TaskRow, before: TaskRow): void {
   Object.assign(row, before)
 }
 
-/**
- * TaskStore on PostgreSQL. The pending index is a partial index over the rows themselves
- * (`state = 'pending' AND queued`), so a row and its place in the queue change in one
- * statement. A transition updates the row only if it is still in the state it was read in,
- * and a result only if no other coordinator holds the row's lease: when another coordinator
- * moved or claimed it first, the transition is refused (TASK_WRONG_STATE) and its result
- * discarded. Failures (a line failed, a batch cancelled) need no lease: any coordinator may
- * stop a batch. Transitions made in the same turn of the event loop go out as one
- * UPDATE (group commit), as on LevelDB.
- */
-export interface PostgresTaskStoreInit {
-  /** This coordinator's id: the owner of its leases. */
-  instanceId: string
-  /** How long a claim lasts without renewal. */
-  leaseMs: number
-}
+const QUEUE_INSERT = `INSERT INTO task_queue (batch_id, model, idx)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::int[]) ON CONFLICT DO NOTHING`
 
+/**
+ * The transitions of one commit: a task row changes only if it is still in the state it was
+ * read in (and, for a result, no other coordinator holds its lease), and its queue entry is
+ * removed or added in the same statement.
+ */
+const MOVE = `WITH v AS (
+    SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[]) AS v(batch_id, idx, model, state, row, from_state)
+  ), moved AS (
+    UPDATE tasks AS t SET state = v.state, row = v.row::json FROM v
+    WHERE t.batch_id = v.batch_id AND t.idx = v.idx AND t.state = v.from_state
+      AND (v.state <> 'completed' OR NOT EXISTS (
+        SELECT 1 FROM task_queue AS q
+        WHERE q.batch_id = v.batch_id AND q.model = v.model AND q.idx = v.idx AND q.lease_owner <> $7 AND q.lease_expires > now()))
+    RETURNING t.batch_id, t.idx, v.model, v.state, v.from_state
+  ), dequeued AS (
+    DELETE FROM task_queue AS q USING moved AS m
+    WHERE m.from_state = 'pending' AND m.state <> 'pending' AND q.batch_id = m.batch_id AND q.model = m.model AND q.idx = m.idx
+  ), queued AS (
+    INSERT INTO task_queue (batch_id, model, idx)
+    SELECT batch_id, model, idx FROM moved WHERE from_state <> 'pending' AND state = 'pending' ON CONFLICT DO NOTHING
+  )
+  SELECT batch_id, idx FROM moved`
+
+/**
+ * TaskStore on PostgreSQL. Rows live in `tasks`, the pending index and its leases in the narrow
+ * `task_queue`. A transition is refused (TASK_WRONG_STATE) when the stored row has moved on
+ * since it was read, and a result also when another coordinator holds the row's live lease:
+ * whoever moved or claimed it first wins, the other's result is discarded. Failures (a line
+ * failed, a batch cancelled) need no lease: any coordinator may stop a batch. Transitions
+ * made in the same turn of the event loop go out as one statement (group commit), as on
+ * LevelDB.
+ */
 export class PostgresTaskStore implements TaskStore {
   readonly #pool: pg.Pool
   readonly #instanceId: string
-  readonly #leaseMs: number
+  readonly #leaseSeconds: number
   /** Transitions waiting for the next commit, in groups that touch each row at most once. */
   #groups: Array<Map<string, Move>> = []
   #scheduled = false
@@ -56,37 +81,34 @@ export class PostgresTaskStore implements TaskStore {
   constructor (pool: pg.Pool, init: PostgresTaskStoreInit) {
     this.#pool = pool
     this.#instanceId = init.instanceId
-    this.#leaseMs = init.leaseMs
+    this.#leaseSeconds = init.leaseMs / 1000
   }
 
   async insert (rows: TaskRow[], options: { indexPending?: boolean } = {}): Promise<void> {
     if (rows.length === 0) return
     // COPY: one round trip and no per-row statement, the fastest way rows get into PostgreSQL.
-    const queued = options.indexPending !== false ? 't' : 'f'
     let text = ''
-    for (const row of rows) {
-      text += `${copyField(row.batchId)}\t${row.index}\t${copyField(row.model)}\t${row.state}\t${queued}\t${copyField(JSON.stringify(row))}\n`
-    }
+    for (const row of rows) text += `${copyField(row.batchId)}\t${row.index}\t${row.state}\t${copyField(JSON.stringify(row))}\n`
+    const queued = options.indexPending === false ? [] : rows.filter(row => row.state === 'pending')
     const client = await this.#pool.connect()
     try {
-      const stream = client.query(copyFrom('COPY tasks (batch_id, idx, model, state, queued, row) FROM STDIN'))
+      await client.query('BEGIN')
+      const stream = client.query(copyFrom('COPY tasks (batch_id, idx, state, row) FROM STDIN'))
       stream.end(text)
       await finished(stream)
+      if (queued.length > 0) await client.query(QUEUE_INSERT, [queued.map(r => r.batchId), queued.map(r => r.model), queued.map(r => r.index)])
+      await client.query('COMMIT')
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
     } finally {
       client.release()
     }
   }
 
   async indexPending (entries: Array<{ batchId: string, model: string, index: number }>): Promise<void> {
-    const byBatch = new Map<string, number[]>()
-    for (const e of entries) {
-      const list = byBatch.get(e.batchId) ?? []
-      list.push(e.index)
-      byBatch.set(e.batchId, list)
-    }
-    for (const [batchId, indexes] of byBatch) {
-      await this.#pool.query('UPDATE tasks SET queued = true WHERE batch_id = $1 AND idx = ANY($2::int[]) AND NOT queued', [batchId, indexes])
-    }
+    if (entries.length === 0) return
+    await this.#pool.query(QUEUE_INSERT, [entries.map(e => e.batchId), entries.map(e => e.model), entries.map(e => e.index)])
   }
 
   async get (batchId: string, index: number): Promise<TaskRow | undefined> {
@@ -96,8 +118,8 @@ export class PostgresTaskStore implements TaskStore {
 
   async pendingRows (batchId: string, model: string, limit: number, afterIndex = -1): Promise<TaskRow[]> {
     const { rows } = await this.#pool.query<{ row: TaskRow }>(
-      `SELECT row FROM tasks WHERE batch_id = $1 AND model = $2 AND state = 'pending' AND queued AND idx > $3
-       ORDER BY idx LIMIT $4`, [batchId, model, afterIndex, limit])
+      `SELECT t.row FROM task_queue AS q JOIN tasks AS t ON t.batch_id = q.batch_id AND t.idx = q.idx
+       WHERE q.batch_id = $1 AND q.model = $2 AND q.idx > $3 ORDER BY q.idx LIMIT $4`, [batchId, model, afterIndex, limit])
     return rows.map(r => r.row)
   }
 
@@ -105,22 +127,24 @@ export class PostgresTaskStore implements TaskStore {
     // SKIP LOCKED: coordinators claiming at the same moment take different rows, none waits.
     // Rows this coordinator already holds come back too (its queue drops the ones it has).
     const { rows } = await this.#pool.query<{ row: TaskRow }>(
-      `UPDATE tasks AS t SET lease_owner = $5, lease_expires = now() + make_interval(secs => $6)
-       FROM (
-         SELECT batch_id, idx FROM tasks
-         WHERE batch_id = $1 AND model = $2 AND state = 'pending' AND queued AND idx > $3
+      `WITH c AS (
+         SELECT batch_id, model, idx FROM task_queue
+         WHERE batch_id = $1 AND model = $2 AND idx > $3
            AND (lease_owner IS NULL OR lease_owner = $5 OR lease_expires < now())
          ORDER BY idx LIMIT $4 FOR UPDATE SKIP LOCKED
-       ) AS c
-       WHERE t.batch_id = c.batch_id AND t.idx = c.idx
-       RETURNING t.row`, [batchId, model, afterIndex, limit, this.#instanceId, this.#leaseMs / 1000])
-    return rows.map(r => r.row).sort((a, b) => a.index - b.index)
+       ), leased AS (
+         UPDATE task_queue AS q SET lease_owner = $5, lease_expires = now() + make_interval(secs => $6)
+         FROM c WHERE q.batch_id = c.batch_id AND q.model = c.model AND q.idx = c.idx
+         RETURNING q.batch_id, q.idx
+       )
+       SELECT t.row FROM leased JOIN tasks AS t ON t.batch_id = leased.batch_id AND t.idx = leased.idx ORDER BY t.idx`,
+      [batchId, model, afterIndex, limit, this.#instanceId, this.#leaseSeconds])
+    return rows.map(r => r.row)
   }
 
   async renewLeases (): Promise<number> {
     const { rowCount } = await this.#pool.query(
-      `UPDATE tasks SET lease_expires = now() + make_interval(secs => $2)
-       WHERE lease_owner = $1 AND state = 'pending'`, [this.#instanceId, this.#leaseMs / 1000])
+      'UPDATE task_queue SET lease_expires = now() + make_interval(secs => $2) WHERE lease_owner = $1', [this.#instanceId, this.#leaseSeconds])
     return rowCount ?? 0
   }
 
@@ -163,7 +187,7 @@ export class PostgresTaskStore implements TaskStore {
   }
 
   async deleteBatch (batchId: string): Promise<void> {
-    await this.#pool.query('DELETE FROM tasks WHERE batch_id = $1', [batchId])
+    await this.#pool.query('WITH q AS (DELETE FROM task_queue WHERE batch_id = $1) DELETE FROM tasks WHERE batch_id = $1', [batchId])
   }
 
   async #move (from: TaskRow, to: TaskRow): Promise<void> {
@@ -190,21 +214,17 @@ export class PostgresTaskStore implements TaskStore {
     for (const group of groups) {
       const moves = [...group.values()]
       try {
-        // Only rows still in the state they were read in change; the others are reported.
-        const { rows } = await this.#pool.query<{ batch_id: string, idx: number }>(
-          `UPDATE tasks AS t SET state = v.state, row = v.row::json, lease_owner = NULL, lease_expires = NULL
-           FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[]) AS v(batch_id, idx, state, row, from_state)
-           WHERE t.batch_id = v.batch_id AND t.idx = v.idx AND t.state = v.from_state
-             AND (v.state <> 'completed' OR t.lease_owner IS NULL OR t.lease_owner = $6)
-           RETURNING t.batch_id, t.idx`,
-          [moves.map(m => m.to.batchId), moves.map(m => m.to.index), moves.map(m => m.to.state), moves.map(m => JSON.stringify(m.to)), moves.map(m => m.before.state), this.#instanceId])
+        const { rows } = await this.#pool.query<{ batch_id: string, idx: number }>(MOVE, [
+          moves.map(m => m.to.batchId), moves.map(m => m.to.index), moves.map(m => m.to.model), moves.map(m => m.to.state),
+          moves.map(m => JSON.stringify(m.to)), moves.map(m => m.before.state), this.#instanceId
+        ])
         const applied = new Set(rows.map(r => `${r.batch_id}#${r.idx}`))
         for (const [key, move] of group) {
           if (applied.has(key)) {
             move.resolve()
             continue
           }
-          // Moved elsewhere first (another coordinator): this transition loses.
+          // Moved or claimed by another coordinator first: this transition loses.
           if (move.from.state === move.to.state) restore(move.from, move.before)
           try {
             wrongState(move.before, `${move.before.state} in the store`)
