@@ -10,7 +10,8 @@ const BENCHMARKS = {
   sampler: '../packages/bench/dist/sampler.js',
   cli: '../packages/bench/dist/cli.js',
   scheduling: '../packages/bench/dist/scheduling.js',
-  verification: '../packages/bench/dist/verification.js'
+  verification: '../packages/bench/dist/verification.js',
+  'scale-out': '../packages/bench/dist/scale-out.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { assetsDir } from '@dria/dashboard'
 import { join } from 'node:path'
@@ -79,7 +80,9 @@ export interface Coordinator {
 export async function startCoordinator (components: { logger: Logger }, init: CoordinatorInit): Promise<Coordinator> {
   const { logger } = components
   await mkdir(init.dataDir, { recursive: true })
-  const store = await openStore(init.dataDir, { url: init.store, filesDir: init.filesDir })
+  // This process's id on a shared store: the owner of the task leases it takes.
+  const instanceId = randomUUID()
+  const store = await openStore(init.dataDir, { url: init.store, filesDir: init.filesDir, instanceId })
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
   const trust = createTrust({ book: store.trust, logger }, init.trust)
   await trust.start()
@@ -138,6 +141,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   logger.info({
     url: address,
     store: store.shared ? 'postgres' : 'level',
+    instanceId,
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
   }, 'coordinator ready')
