@@ -114,6 +114,9 @@ export function createBatchService (components: { store: Store, files: FileServi
   const shutdown = new AbortController()
   let expiryTimer: NodeJS.Timeout | undefined
   let syncTimer: NodeJS.Timeout | undefined
+  /** Shared store: the latest count read applied to each live batch (see refreshCounts). */
+  const countsRead = new WeakMap<BatchRecord, number>()
+  let countReads = 0
 
   function track (promise: Promise<unknown>): void {
     const tracked = promise.catch(err => { log.error({ err }, 'batch step failed') }).finally(() => work.delete(tracked))
@@ -271,18 +274,23 @@ export function createBatchService (components: { store: Store, files: FileServi
   function onSettled (row: TaskRow): void {
     const batch = active.get(row.batchId)
     if (batch === undefined) return
-    if (row.state === 'completed') {
-      batch.request_counts.completed++
-      const input = row.outcome?.promptTokens ?? 0
-      const output = row.outcome?.completionTokens ?? 0
-      batch.usage.input_tokens += input
-      batch.usage.output_tokens += output
-      batch.usage.total_tokens += input + output
-    } else {
-      batch.request_counts.failed++
-    }
+    // Shared store: other coordinators settle rows too, so counts come from the store (sync).
+    if (!store.shared) count(batch, row)
     events?.publish({ type: 'batch.updated', batch })
     finalizeIfDone(batch)
+  }
+
+  function count (batch: BatchRecord, row: TaskRow): void {
+    if (row.state !== 'completed') {
+      batch.request_counts.failed++
+      return
+    }
+    batch.request_counts.completed++
+    const input = row.outcome?.promptTokens ?? 0
+    const output = row.outcome?.completionTokens ?? 0
+    batch.usage.input_tokens += input
+    batch.usage.output_tokens += output
+    batch.usage.total_tokens += input + output
   }
 
   function finalizeIfDone (batch: BatchRecord): void {
@@ -326,7 +334,11 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   async function refreshCounts (batch: BatchRecord): Promise<void> {
+    // Reads may overlap (sync, finalize): an older read never overwrites a newer one.
+    const read = ++countReads
     const counts = await store.tasks.counts(batch.id)
+    if (read < (countsRead.get(batch) ?? 0)) return
+    countsRead.set(batch, read)
     batch.request_counts = { total: counts.total, completed: counts.completed, failed: counts.failed }
     batch.usage = { ...batch.usage, input_tokens: counts.inputTokens, output_tokens: counts.outputTokens, total_tokens: counts.inputTokens + counts.outputTokens }
   }
