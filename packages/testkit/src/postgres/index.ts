@@ -10,7 +10,9 @@ const DEBIAN_ROOT = '/usr/lib/postgresql'
 
 /** The directory holding `initdb` and `pg_ctl`, or undefined when PostgreSQL is not installed. */
 export function postgresBinDir (): string | undefined {
-  if (process.env.DRIA_TEST_PG_BIN !== undefined) return process.env.DRIA_TEST_PG_BIN
+  // DRIA_TEST_PG_BIN: another installation (a directory with initdb and pg_ctl).
+  const override = process.env.DRIA_TEST_PG_BIN
+  if (override !== undefined) return existsSync(join(override, 'pg_ctl')) ? override : undefined
   if (!existsSync(DEBIAN_ROOT)) return undefined
   const versions = readdirSync(DEBIAN_ROOT).filter(v => existsSync(join(DEBIAN_ROOT, v, 'bin', 'pg_ctl'))).sort((a, b) => Number(b) - Number(a))
   return versions.length === 0 ? undefined : join(DEBIAN_ROOT, versions[0], 'bin')
@@ -18,7 +20,7 @@ export function postgresBinDir (): string | undefined {
 
 /** Why PostgreSQL tests skip on this machine, or undefined when they can run. */
 export function postgresSkipReason (): string | undefined {
-  return postgresBinDir() === undefined ? `PostgreSQL server binaries not found under ${DEBIAN_ROOT} (apt-get install postgresql): PostgreSQL tests skipped` : undefined
+  return postgresBinDir() === undefined ? `PostgreSQL server binaries not found (${process.env.DRIA_TEST_PG_BIN ?? `${DEBIAN_ROOT}/*/bin`}; apt-get install postgresql): PostgreSQL tests skipped` : undefined
 }
 
 export interface TestPostgres {
