@@ -27,3 +27,27 @@ export const transitions = {
 export function wrongState (row: TaskRow, expected: string): never {
   throw new DriaError('TASK_WRONG_STATE', `task ${row.batchId}#${row.index} is ${row.state}, expected ${expected}`)
 }
+
+/**
+ * The verb transitions of a TaskStore over the one write each backend does (`move`: persist
+ * `to`, and apply it to `from` at once).
+ */
+export abstract class TaskTransitions {
+  protected abstract move (from: TaskRow, to: TaskRow): Promise<void>
+
+  async markPending (row: TaskRow): Promise<void> {
+    await this.move(row, transitions.pending(row))
+  }
+
+  async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
+    await this.move(row, transitions.completed(row, outcome, attempts))
+  }
+
+  async markRedo (row: TaskRow): Promise<void> {
+    await this.move(row, transitions.redo(row))
+  }
+
+  async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
+    await this.move(row, transitions.failed(row, failure))
+  }
+}

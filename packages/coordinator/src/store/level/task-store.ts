@@ -1,8 +1,8 @@
 import type { BatchOp, Db, Sublevel } from './db.js'
 import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
 import type { TaskCounts, TaskStore } from '../interfaces.js'
-import { transitions } from '../transitions.js'
-import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
+import { TaskTransitions } from '../transitions.js'
+import type { TaskRow } from '../types.js'
 
 /**
  * TaskStore on LevelDB. Each transition writes the row and adds or removes its pending key in
@@ -12,7 +12,7 @@ import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
  * of the event loop are committed in one LevelDB batch (group commit): one write per burst
  * of answers instead of one per task.
  */
-export class LevelTaskStore implements TaskStore {
+export class LevelTaskStore extends TaskTransitions implements TaskStore {
   readonly #db: Db
   readonly #rows: Sublevel<TaskRow>
   readonly #pending: Sublevel<string>
@@ -20,6 +20,7 @@ export class LevelTaskStore implements TaskStore {
   #commit: Promise<void> | undefined
 
   constructor (db: Db) {
+    super()
     this.#db = db
     this.#rows = db.sublevel<string, TaskRow>('tasks', { valueEncoding: 'json' })
     this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
@@ -88,25 +89,6 @@ export class LevelTaskStore implements TaskStore {
     for await (const row of this.#rows.values(prefixRange(batchId))) yield row
   }
 
-  /** Puts a task a coordinator of an earlier version had assigned back in its queue (restart). */
-  async markPending (row: TaskRow): Promise<void> {
-    await this.#move(row, transitions.pending(row))
-  }
-
-  /** Records a verified result of a pending task, after `attempts` attempts. */
-  async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
-    await this.#move(row, transitions.completed(row, outcome, attempts))
-  }
-
-  /** Reopens a completed task whose result can no longer be trusted (its node was caught lying). */
-  async markRedo (row: TaskRow): Promise<void> {
-    await this.#move(row, transitions.redo(row))
-  }
-
-  async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
-    await this.#move(row, transitions.failed(row, failure))
-  }
-
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
   async deleteBatch (batchId: string): Promise<void> {
     const range = prefixRange(batchId)
@@ -117,7 +99,7 @@ export class LevelTaskStore implements TaskStore {
    * Applies a transition to `from` at once (so a second transition in the same tick sees the
    * new state) and resolves when it is durable.
    */
-  async #move (from: TaskRow, to: TaskRow): Promise<void> {
+  protected async move (from: TaskRow, to: TaskRow): Promise<void> {
     const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
     this.#queued.push({ type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to })
     if (from.state === 'pending' && to.state !== 'pending') this.#queued.push({ type: 'del', ...pending })
@@ -131,5 +113,4 @@ export class LevelTaskStore implements TaskStore {
     })
     await this.#commit
   }
-
 }

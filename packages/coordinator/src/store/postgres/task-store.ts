@@ -2,8 +2,8 @@ import { finished } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
 import type { TaskCounts, TaskStore } from '../interfaces.js'
-import { transitions, wrongState } from '../transitions.js'
-import type { TaskFailure, TaskOutcome, TaskRow } from '../types.js'
+import { TaskTransitions, wrongState } from '../transitions.js'
+import type { TaskRow } from '../types.js'
 
 /** Rows read per query by `rows()`. */
 const PAGE = 1_000
@@ -70,7 +70,7 @@ const MOVE = `WITH v AS (
  * made in the same turn of the event loop go out as one statement (group commit), as on
  * LevelDB.
  */
-export class PostgresTaskStore implements TaskStore {
+export class PostgresTaskStore extends TaskTransitions implements TaskStore {
   readonly #pool: pg.Pool
   readonly #instanceId: string
   readonly #leaseSeconds: number
@@ -79,6 +79,7 @@ export class PostgresTaskStore implements TaskStore {
   #scheduled = false
 
   constructor (pool: pg.Pool, init: PostgresTaskStoreInit) {
+    super()
     this.#pool = pool
     this.#instanceId = init.instanceId
     this.#leaseSeconds = init.leaseMs / 1000
@@ -170,27 +171,11 @@ export class PostgresTaskStore implements TaskStore {
     }
   }
 
-  async markPending (row: TaskRow): Promise<void> {
-    await this.#move(row, transitions.pending(row))
-  }
-
-  async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
-    await this.#move(row, transitions.completed(row, outcome, attempts))
-  }
-
-  async markRedo (row: TaskRow): Promise<void> {
-    await this.#move(row, transitions.redo(row))
-  }
-
-  async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
-    await this.#move(row, transitions.failed(row, failure))
-  }
-
   async deleteBatch (batchId: string): Promise<void> {
     await this.#pool.query('WITH q AS (DELETE FROM task_queue WHERE batch_id = $1) DELETE FROM tasks WHERE batch_id = $1', [batchId])
   }
 
-  async #move (from: TaskRow, to: TaskRow): Promise<void> {
+  protected async move (from: TaskRow, to: TaskRow): Promise<void> {
     const key = `${to.batchId}#${to.index}`
     const before = { ...from }
     Object.assign(from, to)
