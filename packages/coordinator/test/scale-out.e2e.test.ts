@@ -4,7 +4,7 @@ import type { Batch } from 'openai/resources/batches'
 import { postgresSkipReason, startCoordinatorProcess, startPostgres, startTestNode, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess, TestPostgres } from '@dria/testkit'
 import { afterAll, describe, expect, it } from 'vitest'
-import { SYNTHETIC_MODEL, createBatch, openaiClient, readJsonl, requestLines, sleep, waitForModelNodes } from './harness.js'
+import { SYNTHETIC_MODEL, createBatch, openaiClient, readJsonl, requestLines, sleep, waitForBatch, waitForModelNodes } from './harness.js'
 
 const API_KEY = 'sk-scale-out'
 const LINES = 2_000
@@ -22,7 +22,7 @@ describe.skipIf(skip !== undefined)('two coordinators on one PostgreSQL', { time
     await dir?.remove()
   })
 
-  it('a batch survives SIGKILL of the coordinator that took it: completed once per custom_id, the survivor answering throughout', async () => {
+  it('a batch cancelled through the other coordinator stops; a batch survives SIGKILL of the coordinator that took it: completed once per custom_id, the survivor answering throughout', async () => {
     server = await startPostgres()
     dir = await tempDir('dria-scale-out-')
     const url = await server.createDatabase()
@@ -52,6 +52,18 @@ describe.skipIf(skip !== undefined)('two coordinators on one PostgreSQL', { time
         }
       }
     }
+    // A batch created through one coordinator and cancelled through the other ends cancelled
+    // everywhere, each line once in its output or error file.
+    const cancelled = await createBatch(viaB, requestLines(300, '/v1/chat/completions', i => ({ model: SYNTHETIC_MODEL, messages: [{ role: 'user', content: `other ${i}` }], max_tokens: 16 }), 'other'))
+    await waitForBatch(viaA, cancelled.id, { until: b => b.status === 'in_progress' && (b.request_counts?.completed ?? 0) > 0, intervalMs: 50 })
+    await viaA.batches.cancel(cancelled.id)
+    const stopped = await waitForBatch(viaB, cancelled.id, { intervalMs: 100, timeoutMs: 30_000 })
+    expect(stopped.status).toBe('cancelled')
+    const settled = [...await readJsonl<{ custom_id: string }>(viaB, stopped.output_file_id), ...await readJsonl<{ custom_id: string }>(viaA, stopped.error_file_id)]
+    expect(settled.map(r => r.custom_id).sort()).toEqual(Array.from({ length: 300 }, (_, i) => `other-${i}`).sort())
+    expect(stopped.request_counts!.total).toBe(300)
+    expect(stopped.request_counts!.completed + stopped.request_counts!.failed).toBe(300)
+
     const lines = requestLines(LINES, '/v1/chat/completions', i => ({ model: SYNTHETIC_MODEL, messages: [{ role: 'user', content: `line ${i}` }], max_tokens: 16 }))
     const created = await createBatch(viaA, lines)
     // Both coordinators serve it: any one answers for a batch another created.

@@ -56,6 +56,9 @@ export interface BatchService {
   cancel(owner: string, id: string): Promise<BatchRecord>
 }
 
+/** Rows a stopped batch fails at once. */
+const STOP_PAGE = 512
+
 const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired', 'cancelled'])
 
 /** The OpenAI batch object of a record: internal fields dropped, every field the SDKs expect present. */
@@ -409,19 +412,24 @@ export function createBatchService (components: { store: Store, files: FileServi
       await alone(batch, async () => {
         await scheduler.deactivate(batch.id)
         const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
-        for await (const row of store.tasks.rows(batch.id)) {
-          if (row.state === 'pending' || row.state === 'assigned') {
-            try {
-              await store.tasks.markFailed(row, { code, message })
-            } catch (err) {
-              // Settled by another coordinator meanwhile (shared store): its result stands.
-              if (isDriaError(err, 'TASK_WRONG_STATE')) continue
-              throw err
-            }
-            batch.request_counts.failed++
-            metrics?.tasksSettled.inc({ state: code === 'batch_cancelled' ? 'cancelled' : 'expired' })
+        const failOne = async (row: TaskRow): Promise<void> => {
+          try {
+            await store.tasks.markFailed(row, { code, message })
+          } catch (err) {
+            // Settled by another coordinator meanwhile (shared store): its result stands.
+            if (isDriaError(err, 'TASK_WRONG_STATE')) return
+            throw err
           }
+          batch.request_counts.failed++
+          metrics?.tasksSettled.inc({ state: code === 'batch_cancelled' ? 'cancelled' : 'expired' })
         }
+        // A page of rows at a time: the store commits the transitions of one tick together.
+        const open: TaskRow[] = []
+        for await (const row of store.tasks.rows(batch.id)) {
+          if (row.state === 'pending' || row.state === 'assigned') open.push(row)
+          if (open.length === STOP_PAGE) await Promise.all(open.splice(0).map(failOne))
+        }
+        await Promise.all(open.map(failOne))
         if (store.shared) await refreshCounts(batch)
         await writeResults(batch)
         if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
