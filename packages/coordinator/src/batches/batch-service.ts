@@ -13,7 +13,6 @@ import type { Trust } from '../trust/index.js'
 import type { CoordinatorMetrics } from '../metrics/index.js'
 import type { EventBus } from '../events/index.js'
 import type { WebhookSender } from '../webhooks/index.js'
-import { SKIPPED } from '../store/index.js'
 import type { BatchError, BatchObject, BatchRecord, BatchStatus, ListOptions, Store, TaskRow } from '../store/index.js'
 import { assembleBatch } from './assembler.js'
 import { createDeferredIndex } from './deferred-index.js'
@@ -228,7 +227,16 @@ export function createBatchService (components: { store: Store, files: FileServi
   async function validate (batch: BatchRecord): Promise<void> {
     if (!store.shared) return await validateNow(batch)
     // Another coordinator validating it right now does the whole split; this one lets it be.
-    if (await store.exclusive(`validate:${batch.id}`, async () => { await validateNow(batch) }) === SKIPPED) active.delete(batch.id)
+    const ran = await store.exclusive(`validate:${batch.id}`, async () => {
+      // ...and one that has validated it already is not undone by a second split.
+      const stored = await store.batches.get(batch.id)
+      if (stored === undefined || stored.validated === true || (stored.status !== 'validating' && stored.status !== 'cancelling')) return false
+      batch.status = stored.status
+      batch.cancelling_at = stored.cancelling_at
+      await validateNow(batch)
+      return true
+    })
+    if (ran !== true) active.delete(batch.id)
   }
 
   async function validateNow (batch: BatchRecord): Promise<void> {
@@ -360,25 +368,27 @@ export function createBatchService (components: { store: Store, files: FileServi
         continue
       }
       if (batch === undefined) {
-        if (stored.status === 'validating') {
-          active.set(stored.id, stored)
-          track(validate(stored))
-        } else if (stored.status === 'in_progress') {
+        if (stored.status === 'in_progress') {
           await refreshCounts(stored)
           active.set(stored.id, stored)
           scheduler.activate(stored.id, stored.models, { owner: stored.owner })
           finalizeIfDone(stored)
+        } else if (stored.status === 'validating' || stored.status === 'cancelling') {
+          // Left unfinished by a coordinator that died (else the lock skips it): finished here.
+          active.set(stored.id, stored)
+          track(stored.validated === true ? stopEarly(stored, 'batch_cancelled') : validate(stored))
         }
         continue
       }
-      if (batch.status !== 'in_progress') continue
-      if (stored.status === 'cancelling') {
-        // Cancelled through another coordinator: it stops the batch (or this one, if it died).
+      if (batch.validated === true && (batch.status === 'cancelling' || stored.status === 'cancelling')) {
+        // Cancelled here or through another coordinator: whichever holds the batch's lock
+        // stops it (again each sync while the one that started died before it finished).
         batch.status = 'cancelling'
-        batch.cancelling_at = stored.cancelling_at
+        batch.cancelling_at = stored.cancelling_at ?? batch.cancelling_at
         track(stopEarly(batch, 'batch_cancelled'))
         continue
       }
+      if (batch.status !== 'in_progress') continue
       await refreshCounts(batch)
       scheduler.requeue(batch.id)
       finalizeIfDone(batch)
