@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger } from '@dria/protocol'
@@ -50,5 +50,29 @@ describe('daily upload quota', () => {
     again()
     await expect(files.checkDailyUploads('alice', 2)).rejects.toMatchObject({ code: 'too_many_files' })
     await expect(files.reserveDailyUpload('alice', Number.POSITIVE_INFINITY)).resolves.toBeTypeOf('function')
+  })
+})
+
+describe('leftovers in a shared file directory', () => {
+  it('sweeps only files nobody has written for an hour, since other coordinators write there too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dria-files-shared-'))
+    const level = await openStore(dir)
+    try {
+      // The same directory as a coordinator of a shared store sees it.
+      const store: Store = { ...level, shared: true }
+      const files = createFileService({ store, logger: createLogger('test', 'silent') })
+      const fresh = files.tempPath()
+      const stale = files.tempPath()
+      await Promise.all([writeFile(fresh, 'an upload in progress elsewhere'), writeFile(stale, 'left by a crash')])
+      await writeFile(join(store.filesDir, 'file-being-adopted'), '{}\n')
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000)
+      await utimes(stale, twoHoursAgo, twoHoursAgo)
+      await files.start()
+      files.stop()
+      expect((await readdir(store.filesDir)).sort()).toEqual(['file-being-adopted', fresh.slice(store.filesDir.length + 1)].sort())
+    } finally {
+      await level.close()
+      await rm(dir, { recursive: true, force: true })
+    }
   })
 })

@@ -5,7 +5,7 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import type { Logger } from '@dria/protocol'
-import { DEFAULT_MAX_FILE_BYTES } from '../constants.js'
+import { DEFAULT_MAX_FILE_BYTES, SHARED_LEFTOVER_AGE_MS } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
 import { newId } from '../ids.js'
 import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index.js'
@@ -116,9 +116,16 @@ export function createFileService (components: { store: Store, logger: Logger },
 
   async function sweepLeftovers (): Promise<void> {
     let swept = 0
+    // A shared directory (several coordinators) also holds other coordinators' uploads and
+    // scratch files in progress: only those untouched for a while are leftovers there.
+    const before = Date.now() - SHARED_LEFTOVER_AGE_MS
     for (const name of await readdir(store.filesDir)) {
       const orphan = name.startsWith('upload-') ? name.endsWith('.tmp') : await store.files.get(name) === undefined
       if (!orphan) continue
+      if (store.shared) {
+        const modified = (await stat(join(store.filesDir, name)).catch(() => undefined))?.mtimeMs
+        if (modified === undefined || modified > before) continue
+      }
       await rm(join(store.filesDir, name), { recursive: true, force: true })
       swept++
     }
