@@ -29,13 +29,17 @@ function lockKey (duty: string): string {
 /** Connects to PostgreSQL and brings its schema up to date (idempotent). */
 export async function openPostgresStore (init: PostgresStoreInit): Promise<Store> {
   const pool = new pg.Pool({ connectionString: init.url, max: init.poolSize })
+  // Exclusive duties hold a connection for as long as they run (a webhook's retries take
+  // minutes): their own pool, so they never starve the store's queries.
+  const duties = new pg.Pool({ connectionString: init.url, max: init.poolSize })
   // An idle client that loses its connection (server restart) must not crash the process:
   // the pool drops it and the next query connects anew.
   pool.on('error', () => {})
+  duties.on('error', () => {})
   try {
     await migrate(pool)
   } catch (err) {
-    await pool.end()
+    await Promise.all([pool.end(), duties.end()])
     throw err
   }
   return {
@@ -51,7 +55,7 @@ export async function openPostgresStore (init: PostgresStoreInit): Promise<Store
     async exclusive (duty, fn) {
       // A session-level advisory lock on a connection held for the duty: if this coordinator
       // dies, its connection closes and the lock is free again.
-      const client = await pool.connect()
+      const client = await duties.connect()
       const key = lockKey(duty)
       try {
         const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS locked', [key])
@@ -65,6 +69,6 @@ export async function openPostgresStore (init: PostgresStoreInit): Promise<Store
         client.release()
       }
     },
-    close: async () => { await pool.end() }
+    close: async () => { await Promise.all([pool.end(), duties.end()]) }
   }
 }
