@@ -11,7 +11,8 @@ const BENCHMARKS = {
   cli: '../packages/bench/dist/cli.js',
   scheduling: '../packages/bench/dist/scheduling.js',
   verification: '../packages/bench/dist/verification.js',
-  'blob-store': '../packages/bench/dist/blob-store.js'
+  'blob-store': '../packages/bench/dist/blob-store.js',
+  'scale-out': '../packages/bench/dist/scale-out.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -7,18 +7,16 @@
  * - with `--gib N`, one 5,000,000-line file padded to N GiB, the same way.
  * - assembling the output of a 100,000-line batch from its stored task rows.
  */
-import { createReadStream, createWriteStream } from 'node:fs'
-import { readFile, rm, stat } from 'node:fs/promises'
-import { once } from 'node:events'
-import { request } from 'node:http'
+import { createReadStream } from 'node:fs'
+import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { pipeline } from 'node:stream/promises'
 import { createInterface } from 'node:readline'
 import { DriaClient } from '@dria/cli'
 import { createLogger } from '@dria/protocol'
 import { printTable, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import { assembleBatch, createFileService, openStore } from '@dria/coordinator'
 import type { BatchRecord, TaskRow } from '@dria/coordinator'
+import { peakRssMb, sampleRss, upload, writeLines } from './ingest-files.js'
 
 // stories260K from ../shared when it is there, else the generated dria-tiny (numbers then differ).
 const models = await testModels()
@@ -32,24 +30,6 @@ const TARGET_LINES_PER_SECOND = 150_000
 
 type Row = Record<string, string | number>
 
-async function writeLines (path: string, count: number, pad: number): Promise<void> {
-  const out = createWriteStream(path)
-  const padding = 'x'.repeat(pad)
-  const chunk: string[] = []
-  for (let i = 0; i < count; i++) {
-    chunk.push(JSON.stringify({
-      custom_id: `request-${i}`, method: 'POST', url: '/v1/chat/completions',
-      body: { model: MODEL, messages: [{ role: 'user', content: `Tell me a story about number ${i}.${padding}` }], max_tokens: 16 }
-    }))
-    if (chunk.length === 10_000 || i === count - 1) {
-      if (!out.write(chunk.join('\n') + '\n')) await once(out, 'drain')
-      chunk.length = 0
-    }
-  }
-  out.end()
-  await once(out, 'finish')
-}
-
 /** The baseline: read the file line by line and JSON.parse each line, here. */
 async function parseBaseline (path: string): Promise<number> {
   const started = performance.now()
@@ -57,51 +37,10 @@ async function parseBaseline (path: string): Promise<number> {
   return (performance.now() - started) / 1000
 }
 
-/**
- * A multipart upload streamed from disk with a known length (fetch's FormData buffers a
- * multi-GiB Blob and crawls).
- */
-async function upload (baseUrl: string, path: string): Promise<{ id: string }> {
-  const boundary = `dria-bench-${Date.now()}`
-  const head = `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="input.jsonl"\r\nContent-Type: application/octet-stream\r\n\r\n`
-  const tail = `\r\n--${boundary}--\r\n`
-  const { size } = await stat(path)
-  return await new Promise((resolve, reject) => {
-    const req = request(`${baseUrl}/v1/files`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': Buffer.byteLength(head) + size + Buffer.byteLength(tail) }
-    }, res => {
-      let text = ''
-      res.on('data', (chunk: Buffer) => { text += chunk.toString() })
-      res.on('end', () => { res.statusCode === 200 ? resolve(JSON.parse(text) as { id: string }) : reject(new Error(`upload: ${res.statusCode ?? 0} ${text}`)) })
-    })
-    req.on('error', reject)
-    req.write(head)
-    pipeline(createReadStream(path), async function * (source) { yield * source; yield Buffer.from(tail) }, req).catch(reject)
-  })
-}
-
-async function peakRssMb (pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024
-}
-
-/** Samples the process's anonymous and file-backed resident memory; `stop` gives the peaks (MB). */
-function sampleRss (pid: number): { stop: () => { anon: number, file: number } } {
-  const peak = { anon: 0, file: 0 }
-  const timer = setInterval(() => {
-    readFile(`/proc/${pid}/status`, 'utf8').then(status => {
-      peak.anon = Math.max(peak.anon, Number(/RssAnon:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
-      peak.file = Math.max(peak.file, Number(/RssFile:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024)
-    }).catch(() => {})
-  }, 250)
-  return { stop: () => { clearInterval(timer); return peak } }
-}
-
 /** One file through a fresh coordinator: upload, then validate + split until the batch runs. */
 async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row> {
   const input = join(dir, `input-${lines}-${pad}.jsonl`)
-  await writeLines(input, lines, pad)
+  await writeLines(input, lines, { model: MODEL, pad })
   const { size } = await stat(input)
   const baseline = await parseBaseline(input)
   const coordinator = await startCoordinatorProcess({ dataDir: join(dir, `coordinator-${lines}-${pad}`), apiKeys: [API_KEY], args: ['--max-lines', String(MAX_LINES), '--max-file-bytes', String(16 * 1024 ** 3)] })
@@ -112,7 +51,7 @@ async function ingestAtScale (dir: string, lines: number, pad = 0): Promise<Row>
     const idle = await peakRssMb(coordinator.child.pid!)
     const sampler = sampleRss(coordinator.child.pid!)
     const uploadStart = performance.now()
-    const file = await upload(coordinator.url, input)
+    const file = await upload(coordinator.url, API_KEY, input)
     const uploadSeconds = (performance.now() - uploadStart) / 1000
     const created = await api.createBatch({ input_file_id: file.id, endpoint: '/v1/chat/completions' })
     const createdAt = Date.now()

@@ -4,10 +4,11 @@ import { createLogger, option, parseInteger, parseList, parseNumber, runService 
 import { readFileSync } from 'node:fs'
 import {
   DEFAULT_AUDIT_RATE, DEFAULT_DATA_DIR, DEFAULT_QUARANTINE_STRIKES, DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, DEFAULT_MAX_FILE_BYTES,
-  DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_TRUST_AFTER
+  DEFAULT_MAX_LINES_PER_FILE, DEFAULT_REALTIME_SHARE, DEFAULT_STORE, DEFAULT_TRUST_AFTER
 } from './constants.js'
 import { startCoordinator } from './coordinator.js'
 import { parseBlobStoreSpec } from './files/index.js'
+import { isStoreUrl } from './store/index.js'
 import { MAX_TASKS_PER_FILE, PLAN_NAMES, resolvePlans } from './accounts/index.js'
 import type { PlanLimits, PlanName } from './accounts/index.js'
 
@@ -19,6 +20,9 @@ interface StartOptions {
   dataDir: string
   blobStore?: string
   s3Endpoint?: string
+  store: string
+  filesDir?: string
+  secretFile?: string
   bootstrap: string[]
   apiKeys: string[]
   adminToken?: string
@@ -49,6 +53,11 @@ function parseBlobStore (value: string): string {
   } catch (err) {
     throw new InvalidArgumentError((err as Error).message)
   }
+  return value
+}
+
+function parseStore (value: string): string {
+  if (!isStoreUrl(value)) throw new InvalidArgumentError('expected level or a postgres:// URL')
   return value
 }
 
@@ -91,6 +100,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
     .addOption(option('--blob-store <dir:path|s3://bucket/prefix>', 'where file bodies live: a directory several coordinators may share, or an S3 bucket (region and credentials from the AWS_* env) (default: dir:<data-dir>/files)', 'DRIA_BLOB_STORE').argParser(parseBlobStore))
     .addOption(option('--s3-endpoint <url>', 'S3-compatible server for an s3:// blob store, path-style (default: AWS S3)', 'DRIA_S3_ENDPOINT').argParser(parseUrl))
+    .addOption(option('--store <level|url>', 'state backend: level (LevelDB in --data-dir) or postgres://user:pass@host/db, shared by several coordinators', 'DRIA_STORE', DEFAULT_STORE).argParser(parseStore))
+    .addOption(option('--files-dir <dir>', 'file bodies; coordinators sharing a database share it (default: <data-dir>/files)', 'DRIA_FILES_DIR'))
+    .addOption(option('--secret-file <path>', 'server secret (API key hashes, signed URLs); coordinators sharing a database share it (default: <data-dir>/server-secret)', 'DRIA_SECRET_FILE'))
     .addOption(option('--bootstrap <multiaddr>', 'peer to join through (repeatable, or comma-separated)', 'DRIA_BOOTSTRAP', []).argParser(parseList))
     .addOption(option('--api-keys <keys>', 'API keys accepted as Bearer tokens, comma-separated', 'DRIA_API_KEYS', []).argParser(parseList))
     .addOption(option('--admin-token <token>', 'enables the admin API (API keys) for this bearer token', 'DRIA_ADMIN_TOKEN'))
@@ -115,6 +127,9 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
         dataDir: opts.dataDir,
         blobStore: opts.blobStore,
         s3Endpoint: opts.s3Endpoint,
+        store: opts.store,
+        filesDir: opts.filesDir,
+        secretFile: opts.secretFile,
         host: opts.host,
         port: opts.port,
         p2pPort: opts.p2pPort,

@@ -82,3 +82,22 @@ export const DEFAULT_MAX_LINES_PER_FILE = 100_000
 export const DEFAULT_MAX_FILE_BYTES = 10 * 1024 ** 3
 export const COMPLETION_WINDOW = '24h'
 export const COMPLETION_WINDOW_SECONDS = 24 * 3600
+
+/** The coordinator's state backend (`--store`): embedded LevelDB. */
+export const DEFAULT_STORE = 'level'
+/** PostgreSQL connections one coordinator holds at most. */
+export const DEFAULT_PG_POOL_SIZE = 10
+/**
+ * A task a coordinator claimed on a shared store is its own this long unless renewed: when it
+ * dies, the others take its tasks over after at most this (plus one sync interval).
+ */
+export const DEFAULT_LEASE_MS = 5_000
+/** How often a coordinator on a shared store renews its leases and syncs batches with the others. */
+export const DEFAULT_SHARED_SYNC_MS = 1_000
+/** How often a coordinator renews its task leases: well within DEFAULT_LEASE_MS. */
+export const DEFAULT_LEASE_RENEW_MS = 1_000
+/**
+ * In a file directory several coordinators share, an upload or scratch file is a crash's
+ * leftover only once nobody has written it for this long (others may be writing it now).
+ */
+export const SHARED_LEFTOVER_AGE_MS = 60 * 60 * 1000

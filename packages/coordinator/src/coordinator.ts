@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { mkdir } from 'node:fs/promises'
 import { assetsDir } from '@dria/dashboard'
 import { join } from 'node:path'
@@ -24,12 +25,18 @@ import { createScheduler } from './scheduler/index.js'
 import { createWebhookSender } from './webhooks/index.js'
 import type { WebhookSenderInit } from './webhooks/index.js'
 import type { SchedulerInit } from './scheduler/index.js'
-import { openStore } from './store/index.js'
+import { openStore, startLeaseRenewal } from './store/index.js'
 import { createModelIdentity, createTrust, startNodeReports } from './trust/index.js'
 import type { ModelIdentityInit, TrustInit } from './trust/index.js'
 
 export interface CoordinatorInit {
   dataDir: string
+  /** State backend: `level` (LevelDB under `dataDir`) or a `postgres://…` URL. Default `level`. */
+  store?: string
+  /** Directory of file bodies; coordinators sharing a database share it too. Default `<dataDir>/files`. */
+  filesDir?: string
+  /** The server secret (API key hashes, URL signatures); coordinators sharing a database share it too. Default `<dataDir>/server-secret`. */
+  secretFile?: string
   /** HTTP interface. Default 127.0.0.1. */
   host?: string
   /** HTTP port; 0 picks a free one. Default 8080. */
@@ -77,9 +84,11 @@ export interface Coordinator {
 export async function startCoordinator (components: { logger: Logger }, init: CoordinatorInit): Promise<Coordinator> {
   const { logger } = components
   await mkdir(init.dataDir, { recursive: true })
-  const store = await openStore(init.dataDir)
+  // This process's id on a shared store: the owner of the task leases it takes.
+  const instanceId = randomUUID()
+  const store = await openStore(init.dataDir, { url: init.store, filesDir: init.filesDir, instanceId })
   // Checked first: a bucket that is missing or unreachable stops the start with its reason.
-  const blobs = await openBlobStore({ defaultDir: store.filesDir }, init).catch(async (err) => {
+  const blobs = await openBlobStore({ defaultDir: store.filesDir, shared: store.shared }, init).catch(async (err) => {
     await store.close()
     throw err
   })
@@ -116,7 +125,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   const plans = init.plans ?? DEFAULT_PLANS
   // The largest any plan allows; each plan's own limit is checked while streaming.
   const maxFileBytes = Math.max(...Object.values(plans).map(p => p.fileBytes))
-  const keyring = await loadOrCreateKeyring(join(init.dataDir, 'server-secret'))
+  const keyring = await loadOrCreateKeyring(init.secretFile ?? join(init.dataDir, 'server-secret'))
   const files = createFileService({ store, logger, blobs }, { maxFileBytes })
   const uploads = createUploadSlots({ store })
   const webhooks = createWebhookSender({ logger, secretOf: keyring.webhookSecret }, init.webhooks)
@@ -136,10 +145,13 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   await files.start()
   await uploads.start()
   await batches.start()
+  const leases = store.shared ? startLeaseRenewal({ tasks: store.tasks, logger }) : undefined
   const address = await app.listen({ host: init.host ?? DEFAULT_HTTP_HOST, port: init.port ?? DEFAULT_HTTP_PORT })
   publicUrl ??= address
   logger.info({
     url: address,
+    store: store.shared ? 'postgres' : 'level',
+    instanceId,
     peerId: host.peerId.toString(),
     multiaddrs: host.getMultiaddrs().map(ma => ma.toString())
   }, 'coordinator ready')
@@ -151,6 +163,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
     async stop () {
       await app.close()
       await batches.stop()
+      leases?.stop()
       status.stop()
       files.stop()
       uploads.stop()

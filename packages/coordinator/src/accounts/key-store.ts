@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import type { Db, Sublevel } from '../store/db.js'
 import { newId } from '../ids.js'
 import type { PlanName } from './plans.js'
 
@@ -19,74 +18,29 @@ export interface ApiKeyRecord {
  * API keys created through the admin API, stored as keyed hashes, and the owner ids of static
  * keys (DRIA_API_KEYS): random ids, so that no stored record leads back to its key.
  */
-export class KeyStore {
-  readonly #db: Db
-  readonly #keys: Sublevel<ApiKeyRecord>
-  readonly #byHash: Sublevel<string>
-  readonly #staticOwners: Sublevel<string>
-
-  constructor (db: Db) {
-    this.#db = db
-    this.#keys = db.sublevel<string, ApiKeyRecord>('api-keys', { valueEncoding: 'json' })
-    this.#byHash = db.sublevel<string, string>('api-key-hashes', { valueEncoding: 'utf8' })
-    this.#staticOwners = db.sublevel<string, string>('static-key-owners', { valueEncoding: 'utf8' })
-  }
-
+export interface KeyStore {
   /** The owner id of the static key with this hash; `created` on its first use. */
-  async staticOwner (hash: string): Promise<{ owner: string, created: boolean }> {
-    const known = await this.#staticOwners.get(hash)
-    if (known !== undefined) return { owner: known, created: false }
-    const owner = newId('key_')
-    await this.#staticOwners.put(hash, owner)
-    return { owner, created: true }
-  }
-
+  staticOwner(hash: string): Promise<{ owner: string, created: boolean }>
   /** Moves a key to a new hash (records written before keyed hashing). */
-  async rehash (record: ApiKeyRecord, hash: string): Promise<ApiKeyRecord> {
-    const next = { ...record, hash }
-    await this.#db.batch([
-      { type: 'put', sublevel: this.#keys, key: record.id, value: next },
-      { type: 'del', sublevel: this.#byHash, key: record.hash },
-      { type: 'put', sublevel: this.#byHash, key: hash, value: record.id }
-    ])
-    return next
-  }
-
+  rehash(record: ApiKeyRecord, hash: string): Promise<ApiKeyRecord>
   /** Creates a key; the returned secret is shown once and never again. */
-  async create (name: string, plan: PlanName, hash: (key: string) => string): Promise<{ record: ApiKeyRecord, key: string }> {
-    const key = `sk-dria-${randomBytes(24).toString('base64url')}`
-    const record: ApiKeyRecord = {
-      id: newId('key_'),
-      object: 'api_key',
-      name,
-      plan,
-      created_at: Math.floor(Date.now() / 1000),
-      prefix: key.slice(0, 12),
-      hash: hash(key)
-    }
-    await this.#db.batch([
-      { type: 'put', sublevel: this.#keys, key: record.id, value: record },
-      { type: 'put', sublevel: this.#byHash, key: record.hash, value: record.id }
-    ])
-    return { record, key }
-  }
+  create(name: string, plan: PlanName, hash: (key: string) => string): Promise<{ record: ApiKeyRecord, key: string }>
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>
+  list(): Promise<ApiKeyRecord[]>
+  revoke(id: string): Promise<ApiKeyRecord | undefined>
+}
 
-  async findByHash (hash: string): Promise<ApiKeyRecord | undefined> {
-    const id = await this.#byHash.get(hash)
-    return id === undefined ? undefined : await this.#keys.get(id)
+/** A new secret key and its record (what every KeyStore's `create` stores). */
+export function newApiKey (name: string, plan: PlanName, hash: (key: string) => string): { record: ApiKeyRecord, key: string } {
+  const key = `sk-dria-${randomBytes(24).toString('base64url')}`
+  const record: ApiKeyRecord = {
+    id: newId('key_'),
+    object: 'api_key',
+    name,
+    plan,
+    created_at: Math.floor(Date.now() / 1000),
+    prefix: key.slice(0, 12),
+    hash: hash(key)
   }
-
-  async list (): Promise<ApiKeyRecord[]> {
-    return await this.#keys.values().all()
-  }
-
-  async revoke (id: string): Promise<ApiKeyRecord | undefined> {
-    const record = await this.#keys.get(id)
-    if (record === undefined) return undefined
-    await this.#db.batch([
-      { type: 'del', sublevel: this.#keys, key: id },
-      { type: 'del', sublevel: this.#byHash, key: record.hash }
-    ])
-    return record
-  }
+  return { record, key }
 }

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
-import { DriaError, ENDPOINT_KINDS, invalidValue, kindOfEndpoint } from '@dria/protocol'
+import { DriaError, ENDPOINT_KINDS, invalidValue, isDriaError, kindOfEndpoint } from '@dria/protocol'
 import type { Logger } from '@dria/protocol'
-import { COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS } from '../constants.js'
+import { COMPLETION_WINDOW, COMPLETION_WINDOW_SECONDS, DEFAULT_SHARED_SYNC_MS } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
 import { retryWhileUnavailable } from '../files/index.js'
 import type { FileService } from '../files/index.js'
@@ -39,6 +39,12 @@ export interface BatchServiceInit {
   /** Overrides the 24 h completion window (tests). */
   completionWindowSeconds?: number
   expiryCheckIntervalMs?: number
+  /**
+   * On a shared store (several coordinators), how often batches are synced with the others:
+   * counts read back, batches another coordinator created or left behind taken up, batches
+   * another one finished let go. Default DEFAULT_SHARED_SYNC_MS.
+   */
+  sharedSyncMs?: number
 }
 
 export interface BatchService {
@@ -49,6 +55,9 @@ export interface BatchService {
   list(owner: string, options: ListOptions): Promise<{ data: BatchRecord[], hasMore: boolean }>
   cancel(owner: string, id: string): Promise<BatchRecord>
 }
+
+/** Rows a stopped batch fails at once. */
+const STOP_PAGE = 512
 
 const FINAL: ReadonlySet<BatchStatus> = new Set(['completed', 'failed', 'expired', 'cancelled'])
 
@@ -107,6 +116,10 @@ export function createBatchService (components: { store: Store, files: FileServi
   /** Aborts validations on stop: they start over after the restart instead of delaying it. */
   const shutdown = new AbortController()
   let expiryTimer: NodeJS.Timeout | undefined
+  let syncTimer: NodeJS.Timeout | undefined
+  /** Shared store: the latest count read applied to each live batch (see refreshCounts). */
+  const countsRead = new WeakMap<BatchRecord, number>()
+  let countReads = 0
 
   function track (promise: Promise<unknown>): void {
     const tracked = promise.catch(err => { log.error({ err }, 'batch step failed') }).finally(() => work.delete(tracked))
@@ -137,8 +150,16 @@ export function createBatchService (components: { store: Store, files: FileServi
   /** Tells the batch's webhook it ended; remembered once delivered so a restart does not resend. */
   async function notify (batch: BatchRecord): Promise<void> {
     if (batch.webhookUrl === null || batch.webhookDelivered === true) return
+    if (!store.shared) return await deliver(batch, batch.webhookUrl)
+    // Several coordinators resend undelivered webhooks on start: one does, once.
+    await store.exclusive(`webhook:${batch.id}`, async () => {
+      if ((await store.batches.get(batch.id))?.webhookDelivered !== true) await deliver(batch, batch.webhookUrl!)
+    })
+  }
+
+  async function deliver (batch: BatchRecord, url: string): Promise<void> {
     const object = toBatchObject(batch)
-    const delivered = await webhooks.send(batch.webhookUrl, batch.owner, {
+    const delivered = await webhooks.send(url, batch.owner, {
       id: `evt_${batch.id}_${batch.status}`,
       object: 'event',
       type: `batch.${batch.status}`,
@@ -211,6 +232,21 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   async function validate (batch: BatchRecord): Promise<void> {
+    if (!store.shared) return await validateNow(batch)
+    // Another coordinator validating it right now does the whole split; this one lets it be.
+    const ran = await store.exclusive(`validate:${batch.id}`, async () => {
+      // ...and one that has validated it already is not undone by a second split.
+      const stored = await store.batches.get(batch.id)
+      if (stored === undefined || stored.validated === true || (stored.status !== 'validating' && stored.status !== 'cancelling')) return false
+      batch.status = stored.status
+      batch.cancelling_at = stored.cancelling_at
+      await validateNow(batch)
+      return true
+    })
+    if (ran !== true) active.delete(batch.id)
+  }
+
+  async function validateNow (batch: BatchRecord): Promise<void> {
     // A validation a crash interrupted starts over from a clean slate.
     await store.tasks.deleteBatch(batch.id)
     if (await store.files.get(batch.input_file_id) === undefined) {
@@ -256,18 +292,23 @@ export function createBatchService (components: { store: Store, files: FileServi
   function onSettled (row: TaskRow): void {
     const batch = active.get(row.batchId)
     if (batch === undefined) return
-    if (row.state === 'completed') {
-      batch.request_counts.completed++
-      const input = row.outcome?.promptTokens ?? 0
-      const output = row.outcome?.completionTokens ?? 0
-      batch.usage.input_tokens += input
-      batch.usage.output_tokens += output
-      batch.usage.total_tokens += input + output
-    } else {
-      batch.request_counts.failed++
-    }
+    // Shared store: other coordinators settle rows too, so counts come from the store (sync).
+    if (!store.shared) count(batch, row)
     events?.publish({ type: 'batch.updated', batch })
     finalizeIfDone(batch)
+  }
+
+  function count (batch: BatchRecord, row: TaskRow): void {
+    if (row.state !== 'completed') {
+      batch.request_counts.failed++
+      return
+    }
+    batch.request_counts.completed++
+    const input = row.outcome?.promptTokens ?? 0
+    const output = row.outcome?.completionTokens ?? 0
+    batch.usage.input_tokens += input
+    batch.usage.output_tokens += output
+    batch.usage.total_tokens += input + output
   }
 
   function finalizeIfDone (batch: BatchRecord): void {
@@ -277,9 +318,88 @@ export function createBatchService (components: { store: Store, files: FileServi
   }
 
   async function finalize (batch: BatchRecord): Promise<void> {
-    await transition(batch, 'finalizing', 'finalizing_at')
-    await writeResults(batch)
-    await transition(batch, 'completed', 'completed_at')
+    await alone(batch, async () => {
+      if (store.shared) {
+        // Every row settled, per the store (not only the ones this coordinator ran).
+        await refreshCounts(batch)
+        const { total, completed, failed } = batch.request_counts
+        if (completed + failed !== total) return
+      }
+      await transition(batch, 'finalizing', 'finalizing_at')
+      await writeResults(batch)
+      await transition(batch, 'completed', 'completed_at')
+    })
+  }
+
+  /**
+   * Runs a step that ends a batch. On a shared store only one coordinator runs such a step of
+   * a batch at a time, and none once another has ended it (the stored record is read again
+   * first). On LevelDB it just runs.
+   */
+  async function alone (batch: BatchRecord, step: () => Promise<void>): Promise<void> {
+    if (!store.shared) return await step()
+    await store.exclusive(`batch:${batch.id}`, async () => {
+      const stored = await store.batches.get(batch.id)
+      if (stored !== undefined && FINAL.has(stored.status)) return await letGo(batch.id)
+      await step()
+    })
+  }
+
+  /** Another coordinator ended the batch: this one stops serving its live copy. */
+  async function letGo (id: string): Promise<void> {
+    active.delete(id)
+    await scheduler.deactivate(id)
+  }
+
+  async function refreshCounts (batch: BatchRecord): Promise<void> {
+    // Reads may overlap (sync, finalize): an older read never overwrites a newer one.
+    const read = ++countReads
+    const counts = await store.tasks.counts(batch.id)
+    if (read < (countsRead.get(batch) ?? 0)) return
+    countsRead.set(batch, read)
+    batch.request_counts = { total: counts.total, completed: counts.completed, failed: counts.failed }
+    batch.usage = { ...batch.usage, input_tokens: counts.inputTokens, output_tokens: counts.outputTokens, total_tokens: counts.inputTokens + counts.outputTokens }
+  }
+
+  /**
+   * Syncs with the other coordinators of a shared store: takes up batches they created (and
+   * validations they left unfinished), reads the counts of running ones back from the store
+   * and reloads their queues (tasks whose lease expired), and lets go of batches they ended.
+   */
+  async function sync (): Promise<void> {
+    for await (const stored of store.batches.all()) {
+      if (shutdown.signal.aborted) return
+      const batch = active.get(stored.id)
+      if (FINAL.has(stored.status)) {
+        if (batch !== undefined && !FINAL.has(batch.status)) await letGo(stored.id)
+        continue
+      }
+      if (batch === undefined) {
+        if (stored.status === 'in_progress') {
+          await refreshCounts(stored)
+          active.set(stored.id, stored)
+          scheduler.activate(stored.id, stored.models, { owner: stored.owner })
+          finalizeIfDone(stored)
+        } else if (stored.status === 'validating' || stored.status === 'cancelling') {
+          // Left unfinished by a coordinator that died (else the lock skips it): finished here.
+          active.set(stored.id, stored)
+          track(stored.validated === true ? stopEarly(stored, 'batch_cancelled') : validate(stored))
+        }
+        continue
+      }
+      if (batch.validated === true && (batch.status === 'cancelling' || stored.status === 'cancelling')) {
+        // Cancelled here or through another coordinator: whichever holds the batch's lock
+        // stops it (again each sync while the one that started died before it finished).
+        batch.status = 'cancelling'
+        batch.cancelling_at = stored.cancelling_at ?? batch.cancelling_at
+        track(stopEarly(batch, 'batch_cancelled'))
+        continue
+      }
+      if (batch.status !== 'in_progress') continue
+      await refreshCounts(batch)
+      scheduler.requeue(batch.id)
+      finalizeIfDone(batch)
+    }
   }
 
   async function writeResults (batch: BatchRecord): Promise<void> {
@@ -306,18 +426,32 @@ export function createBatchService (components: { store: Store, files: FileServi
     if (stopping.has(batch.id)) return
     stopping.add(batch.id)
     try {
-      await scheduler.deactivate(batch.id)
-      const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
-      for await (const row of store.tasks.rows(batch.id)) {
-        if (row.state === 'pending' || row.state === 'assigned') {
-          await store.tasks.markFailed(row, { code, message })
+      await alone(batch, async () => {
+        await scheduler.deactivate(batch.id)
+        const message = code === 'batch_cancelled' ? 'This request was cancelled before it ran.' : 'This request could not be executed before the completion window expired.'
+        const failOne = async (row: TaskRow): Promise<void> => {
+          try {
+            await store.tasks.markFailed(row, { code, message })
+          } catch (err) {
+            // Settled by another coordinator meanwhile (shared store): its result stands.
+            if (isDriaError(err, 'TASK_WRONG_STATE')) return
+            throw err
+          }
           batch.request_counts.failed++
           metrics?.tasksSettled.inc({ state: code === 'batch_cancelled' ? 'cancelled' : 'expired' })
         }
-      }
-      await writeResults(batch)
-      if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
-      else await transition(batch, 'expired', 'expired_at')
+        // A page of rows at a time: the store commits the transitions of one tick together.
+        const open: TaskRow[] = []
+        for await (const row of store.tasks.rows(batch.id)) {
+          if (row.state === 'pending' || row.state === 'assigned') open.push(row)
+          if (open.length === STOP_PAGE) await Promise.all(open.splice(0).map(failOne))
+        }
+        await Promise.all(open.map(failOne))
+        if (store.shared) await refreshCounts(batch)
+        await writeResults(batch)
+        if (code === 'batch_cancelled') await transition(batch, 'cancelled', 'cancelled_at')
+        else await transition(batch, 'expired', 'expired_at')
+      })
     } finally {
       stopping.delete(batch.id)
     }
@@ -357,8 +491,13 @@ export function createBatchService (components: { store: Store, files: FileServi
           recounted()
           return await validate(batch)
         case 'in_progress':
-          await recount(batch)
-          await save(batch)
+          // Shared: another coordinator may be running (or ending) it, and owns the record.
+          if (store.shared) {
+            await refreshCounts(batch)
+          } else {
+            await recount(batch)
+            await save(batch)
+          }
           recounted()
           if (batch.request_counts.completed + batch.request_counts.failed === batch.request_counts.total) {
             activated()
@@ -370,8 +509,10 @@ export function createBatchService (components: { store: Store, files: FileServi
         case 'finalizing':
           await recount(batch)
           recounted()
-          await writeResults(batch)
-          return await transition(batch, 'completed', 'completed_at')
+          return await alone(batch, async () => {
+            await writeResults(batch)
+            await transition(batch, 'completed', 'completed_at')
+          })
         case 'cancelling':
           // Cancelled while validating: the split is finished first, or the lines it had
           // not reached yet would be in neither file.
@@ -467,9 +608,19 @@ export function createBatchService (components: { store: Store, files: FileServi
       }
       expiryTimer = setInterval(checkExpiry, init.expiryCheckIntervalMs ?? 1_000)
       expiryTimer.unref()
+      if (store.shared) {
+        let syncing = false
+        syncTimer = setInterval(() => {
+          if (syncing) return
+          syncing = true
+          track(sync().finally(() => { syncing = false }))
+        }, init.sharedSyncMs ?? DEFAULT_SHARED_SYNC_MS)
+        syncTimer.unref()
+      }
     },
     async stop () {
       clearInterval(expiryTimer)
+      clearInterval(syncTimer)
       shutdown.abort()
       webhooks.stop()
       await scheduler.stop()

@@ -175,3 +175,27 @@ describe('file bodies in a blob store', () => {
     })
   })
 })
+
+describe('leftovers in a shared file directory', () => {
+  it('sweeps only files nobody has written for an hour, since other coordinators write there too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dria-files-shared-'))
+    const level = await openStore(dir)
+    try {
+      // The same directory as a coordinator of a shared store sees it.
+      const store: Store = { ...level, shared: true }
+      const files = createFileService({ store, logger: createLogger('test', 'silent') })
+      const fresh = files.tempPath()
+      const stale = files.tempPath()
+      await Promise.all([writeFile(fresh, 'an upload in progress elsewhere'), writeFile(stale, 'left by a crash')])
+      await writeFile(join(store.filesDir, 'file-being-adopted'), '{}\n')
+      const twoHoursAgo = new Date(Date.now() - 2 * 3600_000)
+      await utimes(stale, twoHoursAgo, twoHoursAgo)
+      await files.start()
+      files.stop()
+      expect((await readdir(store.filesDir)).sort()).toEqual(['file-being-adopted', fresh.slice(store.filesDir.length + 1)].sort())
+    } finally {
+      await level.close()
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+})

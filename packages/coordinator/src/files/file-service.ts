@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { isDriaError } from '@dria/protocol'
 import type { Logger } from '@dria/protocol'
-import { DEFAULT_MAX_FILE_BYTES } from '../constants.js'
+import { DEFAULT_MAX_FILE_BYTES, SHARED_LEFTOVER_AGE_MS } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
 import { newId } from '../ids.js'
 import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index.js'
@@ -93,7 +93,7 @@ export interface FileServiceComponents {
  */
 export function createFileService (components: FileServiceComponents, init: FileServiceInit = {}): FileService {
   const { store } = components
-  const blobs = components.blobs ?? createDirBlobStore(store.filesDir)
+  const blobs = components.blobs ?? createDirBlobStore(store.filesDir, { shared: store.shared })
   const log = components.logger.child({ module: 'files' })
   const maxBytes = init.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES
   const stagedKey = (fileId: string): string => STAGED_PREFIX + fileId
@@ -154,8 +154,15 @@ export function createFileService (components: FileServiceComponents, init: File
   /** Temp files and scratch dirs of this coordinator (local to it, so all of them are leftovers). */
   async function sweepTemp (): Promise<number> {
     let swept = 0
+    // A shared directory (several coordinators) also holds other coordinators' uploads and
+    // scratch files in progress: only those untouched for a while are leftovers there.
+    const before = Date.now() - SHARED_LEFTOVER_AGE_MS
     for (const name of await readdir(store.filesDir)) {
       if (!isTemp(name)) continue
+      if (store.shared) {
+        const modified = (await stat(join(store.filesDir, name)).catch(() => undefined))?.mtimeMs
+        if (modified === undefined || modified > before) continue
+      }
       await rm(join(store.filesDir, name), { recursive: true, force: true })
       swept++
     }

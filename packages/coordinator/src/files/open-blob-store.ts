@@ -11,10 +11,10 @@ export interface OpenBlobStoreInit {
 }
 
 /** The store `--blob-store` names, checked to be usable (a coded error otherwise). */
-export async function openBlobStore (components: { defaultDir: string }, init: OpenBlobStoreInit = {}): Promise<BlobStore> {
+export async function openBlobStore (components: { defaultDir: string, /** The state is shared with other coordinators (so is the default dir). */ shared?: boolean }, init: OpenBlobStoreInit = {}): Promise<BlobStore> {
   const spec = init.blobStore === undefined ? undefined : parseBlobStoreSpec(init.blobStore)
   const blobs = spec === undefined
-    ? createDirBlobStore(components.defaultDir)
+    ? createDirBlobStore(components.defaultDir, { shared: components.shared })
     : spec.kind === 'dir'
       ? createDirBlobStore(spec.path, { shared: true })
       : await createS3BlobStore({ bucket: spec.bucket, prefix: spec.prefix, endpoint: init.s3Endpoint })

@@ -10,7 +10,7 @@ function row (index: number): TaskRow {
 function fakeStore (pending: Set<number>): { store: TaskStore, reads: Array<() => void> } {
   const reads: Array<() => void> = []
   const store = {
-    async pendingRows (_batch: string, _model: string, limit: number, after = -1) {
+    async claim (_batch: string, _model: string, limit: number, after = -1) {
       const rows = [...pending].filter(i => i > after).sort((a, b) => a - b).slice(0, limit).map(row)
       await new Promise<void>(resolve => reads.push(resolve))
       return rows

@@ -111,7 +111,8 @@ export class LineQueue implements WorkSource {
 
   async #load (): Promise<void> {
     const { batchId, model, window, isLive } = this.#init
-    const rows = await this.#store.pendingRows(batchId, model, window, this.#cursor)
+    // On a shared store the rows loaded are leased to this coordinator (see TaskStore.claim).
+    const rows = await this.#store.claim(batchId, model, window, this.#cursor)
     const queued = new Set([...this.#ready, ...this.#again].map(job => job.key))
     for (const row of rows) {
       const key = `${row.batchId}#${row.index}`

@@ -1,17 +1,18 @@
-import { DriaError } from '@dria/protocol'
 import type { BatchOp, Db, Sublevel } from './db.js'
 import { INDEX_VALUE, indexFromKey, pendingKey, prefixRange, taskKey } from './keys.js'
-import type { TaskFailure, TaskOutcome, TaskRow, TaskState } from './types.js'
+import type { TaskCounts, TaskStore } from '../interfaces.js'
+import { TaskTransitions } from '../transitions.js'
+import type { TaskRow } from '../types.js'
 
 /**
- * Task rows and the index of pending ones (per batch and model, for the scheduler's queues).
- * Each transition writes the row and adds or removes its pending key atomically, so a crash
+ * TaskStore on LevelDB. Each transition writes the row and adds or removes its pending key in
+ * one LevelDB batch, so a crash
  * leaves every task in exactly one state. Work in flight is not written at all: it is still
  * pending in the store, and a restart simply runs it again. Transitions made in the same turn
  * of the event loop are committed in one LevelDB batch (group commit): one write per burst
  * of answers instead of one per task.
  */
-export class TaskStore {
+export class LevelTaskStore extends TaskTransitions implements TaskStore {
   readonly #db: Db
   readonly #rows: Sublevel<TaskRow>
   readonly #pending: Sublevel<string>
@@ -19,6 +20,7 @@ export class TaskStore {
   #commit: Promise<void> | undefined
 
   constructor (db: Db) {
+    super()
     this.#db = db
     this.#rows = db.sublevel<string, TaskRow>('tasks', { valueEncoding: 'json' })
     this.#pending = db.sublevel<string, string>('pending', { valueEncoding: 'utf8' })
@@ -62,31 +64,29 @@ export class TaskStore {
     return rows.filter((row): row is TaskRow => row !== undefined && row.state === 'pending')
   }
 
+  async claim (batchId: string, model: string, limit: number, afterIndex = -1): Promise<TaskRow[]> {
+    return await this.pendingRows(batchId, model, limit, afterIndex)
+  }
+
+  async renewLeases (): Promise<number> {
+    return 0
+  }
+
+  async counts (batchId: string): Promise<TaskCounts> {
+    const counts = { total: 0, completed: 0, failed: 0, inputTokens: 0, outputTokens: 0 }
+    for await (const row of this.rows(batchId)) {
+      counts.total++
+      if (row.state === 'failed') counts.failed++
+      if (row.state !== 'completed') continue
+      counts.completed++
+      counts.inputTokens += row.outcome?.promptTokens ?? 0
+      counts.outputTokens += row.outcome?.completionTokens ?? 0
+    }
+    return counts
+  }
+
   async * rows (batchId: string): AsyncGenerator<TaskRow> {
     for await (const row of this.#rows.values(prefixRange(batchId))) yield row
-  }
-
-  /** Puts a task a coordinator of an earlier version had assigned back in its queue (restart). */
-  async markPending (row: TaskRow): Promise<void> {
-    this.#expect(row, 'assigned')
-    await this.#move(row, { ...row, state: 'pending', peer: undefined })
-  }
-
-  /** Records a verified result of a pending task, after `attempts` attempts. */
-  async markCompleted (row: TaskRow, outcome: TaskOutcome, attempts = row.attempts): Promise<void> {
-    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending')
-    await this.#move(row, { ...row, state: 'completed', outcome, peer: outcome.peer, attempts })
-  }
-
-  /** Reopens a completed task whose result can no longer be trusted (its node was caught lying). */
-  async markRedo (row: TaskRow): Promise<void> {
-    this.#expect(row, 'completed')
-    await this.#move(row, { ...row, state: 'pending', peer: undefined, outcome: undefined })
-  }
-
-  async markFailed (row: TaskRow, failure: TaskFailure): Promise<void> {
-    if (row.state !== 'pending' && row.state !== 'assigned') this.#wrongState(row, 'pending or assigned')
-    await this.#move(row, { ...row, state: 'failed', failure })
   }
 
   /** Removes every row of a batch (a batch whose validation failed keeps no tasks). */
@@ -99,7 +99,7 @@ export class TaskStore {
    * Applies a transition to `from` at once (so a second transition in the same tick sees the
    * new state) and resolves when it is durable.
    */
-  async #move (from: TaskRow, to: TaskRow): Promise<void> {
+  protected async move (from: TaskRow, to: TaskRow): Promise<void> {
     const pending = { sublevel: this.#pending, key: pendingKey(to.batchId, to.model, to.index) }
     this.#queued.push({ type: 'put', sublevel: this.#rows, key: taskKey(to.batchId, to.index), value: to })
     if (from.state === 'pending' && to.state !== 'pending') this.#queued.push({ type: 'del', ...pending })
@@ -112,13 +112,5 @@ export class TaskStore {
       await this.#db.batch(ops)
     })
     await this.#commit
-  }
-
-  #expect (row: TaskRow, state: TaskState): void {
-    if (row.state !== state) this.#wrongState(row, state)
-  }
-
-  #wrongState (row: TaskRow, expected: string): never {
-    throw new DriaError('TASK_WRONG_STATE', `task ${row.batchId}#${row.index} is ${row.state}, expected ${expected}`)
   }
 }

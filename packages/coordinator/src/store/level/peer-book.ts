@@ -1,15 +1,7 @@
+import type { KnownPeer, PeerBook } from '../interfaces.js'
 import type { Db, Sublevel } from './db.js'
 
-export interface KnownPeer {
-  id: string
-  multiaddrs: string[]
-}
-
-/**
- * Nodes the coordinator has worked with. After a restart it dials them straight away, so work
- * resumes (and models validate) without waiting for nodes to find it again.
- */
-export class PeerBook {
+export class LevelPeerBook implements PeerBook {
   readonly #peers: Sublevel<KnownPeer>
 
   constructor (db: Db) {

@@ -1,13 +1,6 @@
 import type { BatchOp, Db, Sublevel } from './db.js'
+import type { ListOptions, RecordStore } from '../interfaces.js'
 import { INDEX_VALUE, prefixRange } from './keys.js'
-
-export interface ListOptions {
-  /** Page after this id (in the listing order). */
-  after?: string
-  limit: number
-  order: 'asc' | 'desc'
-  filter?: (record: unknown) => boolean
-}
 
 export interface RecordStoreInit<T> {
   /**
@@ -18,10 +11,10 @@ export interface RecordStoreInit<T> {
 }
 
 /**
- * JSON records keyed by time-sortable id, with a per-owner index so that each API key lists
- * only its own records without scanning everyone's, and optionally a per-owner index by `ref`.
+ * RecordStore on LevelDB: a per-owner index so that each API key lists only its own records
+ * without scanning everyone's, and optionally a per-owner index by `ref`.
  */
-export class RecordStore<T extends { id: string, owner: string }> {
+export class LevelRecordStore<T extends { id: string, owner: string }> implements RecordStore<T> {
   readonly #db: Db
   readonly #name: string
   readonly #records: Sublevel<T>
