@@ -53,6 +53,8 @@ export const MAX_SPLIT_CHECKS = 5
 export const NODE_REPORT_INTERVAL_MS = 10_000
 /** Trust records are written at most this often (and at once on a quarantine). */
 export const TRUST_FLUSH_MS = 1_000
+/** On a shared store, how often other coordinators' quarantines are read back. */
+export const TRUST_SYNC_MS = 2_000
 
 /** Upper bound of any task's deadline; the node gets a slightly shorter one. */
 export const DEFAULT_TASK_TIMEOUT_MS = 5 * 60_000

@@ -12,7 +12,7 @@ import { buildApp, createAuthenticator, createNetworkStatus } from './api/index.
 import type { NetworkStatusInit } from './api/index.js'
 import { createBatchService } from './batches/index.js'
 import type { BatchServiceInit } from './batches/index.js'
-import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, NODE_REPORT_INTERVAL_MS } from './constants.js'
+import { DEFAULT_HTTP_HOST, DEFAULT_HTTP_PORT, NODE_REPORT_INTERVAL_MS, TRUST_SYNC_MS } from './constants.js'
 import { createFileService, createUploadSlots, openBlobStore } from './files/index.js'
 import { loadOrCreatePrivateKey } from '@dria/protocol'
 import { createNetworkView } from './network/index.js'
@@ -94,7 +94,7 @@ export async function startCoordinator (components: { logger: Logger }, init: Co
   })
   logger.info({ blobStore: blobs.location }, 'blob store ready')
   const privateKey = await loadOrCreatePrivateKey(join(init.dataDir, 'peer-key'))
-  const trust = createTrust({ book: store.trust, logger }, init.trust)
+  const trust = createTrust({ book: store.trust, logger }, { ...(store.shared ? { syncMs: TRUST_SYNC_MS } : {}), ...init.trust })
   await trust.start()
   const host = await createDriaHost({ privateKey, listenHost: init.p2pHost, listenPort: init.p2pPort ?? 0, bootstrap: init.bootstrap })
   const discovery = createDiscovery({ host, logger })

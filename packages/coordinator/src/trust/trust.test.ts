@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLogger } from '@dria/protocol'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { openStore } from '../store/index.js'
 import type { Store } from '../store/index.js'
 import { createModelIdentity } from './model-identity.js'
@@ -74,6 +74,21 @@ describe('trust', () => {
     expect(trust.status('good')).toMatchObject({ level: 'trusted', served: { tasks: 1, tokens: 120 } })
     expect(trust.isQuarantined('bad')).toBe(true)
     await trust.stop()
+  })
+
+  it('on a shared store, applies a quarantine another coordinator decided', async () => {
+    const a = createTrust({ book: store.trust, logger })
+    const b = createTrust({ book: store.trust, logger }, { syncMs: 10 })
+    await Promise.all([a.start(), b.start()])
+    const quarantined: string[] = []
+    b.onQuarantine(peer => { quarantined.push(peer) })
+    b.served('liar', 10)
+    a.provenLie('liar', 'made-up answer')
+    await a.stop()
+    await vi.waitFor(() => { expect(b.isQuarantined('liar')).toBe(true) })
+    expect(quarantined).toEqual(['liar'])
+    expect(b.status('liar').reason).toBe('made-up answer')
+    await b.stop()
   })
 
   it('never checks or quarantines an allowlisted verifier, and weighs its verdicts most', async () => {

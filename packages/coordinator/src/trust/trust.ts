@@ -27,6 +27,11 @@ export interface TrustInit {
   quarantineStrikes?: number
   /** Uniform [0, 1) source; unpredictable (crypto) by default. */
   random?: () => number
+  /**
+   * With a store other coordinators share: how often their quarantines are read back and
+   * applied here. Default: never (the store is this coordinator's alone).
+   */
+  syncMs?: number
 }
 
 export interface Trust {
@@ -75,6 +80,7 @@ export function createTrust (components: TrustComponents, init: TrustInit = {}):
   const dirty = new Set<string>()
   const listeners: Array<(peerId: string) => void> = []
   let timer: NodeJS.Timeout | undefined
+  let syncTimer: NodeJS.Timeout | undefined
   let flushing: Promise<void> = Promise.resolve()
 
   function record (peerId: string): PeerTrustRecord {
@@ -119,6 +125,14 @@ export function createTrust (components: TrustComponents, init: TrustInit = {}):
     listeners.forEach(listener => { listener(peerId) })
   }
 
+  /** Quarantines another coordinator decided (on a shared store). */
+  async function sync (): Promise<void> {
+    for (const stored of await book.all()) {
+      if (stored.level !== 'quarantined' || level(stored.peerId) === 'quarantined' || allowlist.has(stored.peerId)) continue
+      quarantine(stored.peerId, stored.reason ?? 'quarantined by another coordinator')
+    }
+  }
+
   const status = (peerId: string): PeerTrust => {
     const found = records.get(peerId) ?? record(peerId)
     return { ...found, level: level(peerId) }
@@ -129,9 +143,14 @@ export function createTrust (components: TrustComponents, init: TrustInit = {}):
       for (const found of await book.all()) records.set(found.peerId, found)
       timer = setInterval(() => { void flush() }, TRUST_FLUSH_MS)
       timer.unref()
+      if (init.syncMs !== undefined) {
+        syncTimer = setInterval(() => { sync().catch(err => { log.warn({ err }, 'trust records not read') }) }, init.syncMs)
+        syncTimer.unref()
+      }
     },
     async stop () {
       clearInterval(timer)
+      clearInterval(syncTimer)
       await flush()
     },
     level,

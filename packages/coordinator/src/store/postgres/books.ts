@@ -87,7 +87,10 @@ export class PostgresTrustBook implements TrustBook {
     if (latest.length === 0) return
     await this.#pool.query(
       `INSERT INTO trust (peer_id, data) SELECT * FROM unnest($1::text[], $2::json[])
-       ON CONFLICT (peer_id) DO UPDATE SET data = excluded.data`,
+       ON CONFLICT (peer_id) DO UPDATE SET data = CASE
+         -- Another coordinator's quarantine stands: a record written from older knowledge never lifts it.
+         WHEN trust.data->>'level' = 'quarantined' AND excluded.data->>'level' <> 'quarantined' THEN trust.data
+         ELSE excluded.data END`,
       [latest.map(r => r.peerId), latest.map(r => JSON.stringify(r))])
   }
 }

@@ -39,6 +39,18 @@ describe.skipIf(skip !== undefined)('postgres store', () => {
     return [a, b]
   }
 
+  it('keeps a quarantine another coordinator wrote: a record from older knowledge never lifts it', async () => {
+    const [a, b] = await twoCoordinators()
+    try {
+      const base = { peerId: 'liar', firstSeen: 1, since: 1, checks: { passed: 3, failed: 0 }, strikes: 0, served: { tasks: 3, tokens: 30 } }
+      await a.trust.putMany([{ ...base, level: 'quarantined', since: 2, reason: 'made-up answer', checks: { passed: 3, failed: 1 } }])
+      await b.trust.putMany([{ ...base, level: 'new', served: { tasks: 4, tokens: 40 } }])
+      expect(await a.trust.all()).toMatchObject([{ peerId: 'liar', level: 'quarantined', reason: 'made-up answer' }])
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
   it('leases claimed rows: coordinators claim disjoint rows, and a result under a foreign lease is refused', async () => {
     const [a, b] = await twoCoordinators()
     try {
