@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
-const packages = ['protocol', 'p2p', 'engines', 'node', 'coordinator', 'cli', 'testkit', 'bench']
+const packages = ['protocol', 'p2p', 'engines', 'node', 'coordinator', 'cli', 'testkit']
 const src = (pkg: string, file = 'index.ts'): string =>
   fileURLToPath(new URL(`./packages/${pkg}/src/${file}`, import.meta.url))
 

@@ -2,17 +2,17 @@
 import '../packages/protocol/dist/polyfill.js'
 
 const BENCHMARKS = {
-  node: '../packages/bench/dist/node.js',
-  network: '../packages/bench/dist/network.js',
-  ingest: '../packages/bench/dist/ingest.js',
-  scale: '../packages/bench/dist/scale.js',
-  console: '../packages/bench/dist/console.js',
-  sampler: '../packages/bench/dist/sampler.js',
-  cli: '../packages/bench/dist/cli.js',
-  scheduling: '../packages/bench/dist/scheduling.js',
-  verification: '../packages/bench/dist/verification.js',
-  'blob-store': '../packages/bench/dist/blob-store.js',
-  'scale-out': '../packages/bench/dist/scale-out.js'
+  node: '../bench/dist/node.js',
+  network: '../bench/dist/network.js',
+  ingest: '../bench/dist/ingest.js',
+  scale: '../bench/dist/scale.js',
+  console: '../bench/dist/console.js',
+  sampler: '../bench/dist/sampler.js',
+  cli: '../bench/dist/cli.js',
+  scheduling: '../bench/dist/scheduling.js',
+  verification: '../bench/dist/verification.js',
+  'blob-store': '../bench/dist/blob-store.js',
+  'scale-out': '../bench/dist/scale-out.js'
 }
 
 const [name, ...args] = process.argv.slice(2)

@@ -101,7 +101,7 @@ async function generate (engines: Engines, line: Line): Promise<GenerationResult
 
 /** Generates `lines` (and embeds `embeddings`) in a separate Node process, as another node would. */
 async function generateElsewhere (dir: string, modelsDir: string, lines: Line[], embeddings: EmbeddingRequest[]): Promise<{ results: GenerationResult[], vectors: number[][][] }> {
-  const dist = (pkg: string): string => new URL(`../../${pkg}/dist/index.js`, import.meta.url).href
+  const dist = (pkg: string): string => new URL(`../../packages/${pkg}/dist/index.js`, import.meta.url).href
   const input = join(dir, 'lines.json')
   const output = join(dir, 'results.json')
   await writeFile(input, JSON.stringify({ lines, embeddings }))
