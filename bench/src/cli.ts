@@ -9,8 +9,6 @@
 import { spawn } from 'node:child_process'
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { DriaClient } from '@dria/cli'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind } from '@dria/protocol'
@@ -91,8 +89,7 @@ export async function main (args: string[] = []): Promise<void> {
     }
 
     // Overhead: the same short request straight to node 1 and through the coordinator, alternately.
-    await probe.dial(multiaddr(nodes[0].multiaddrs[0]))
-    const session = await directSession(probe, peerIdFromString(nodes[0].peerId))
+    const session = await directSession(probe, nodes[0])
     const direct = async (i: number): Promise<number> => {
       const started = performance.now()
       const reply = await session.run({

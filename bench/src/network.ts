@@ -6,11 +6,9 @@
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
-import { multiaddr } from '@multiformats/multiaddr'
 import { DriaClient } from '@dria/cli'
 import { directSession } from './direct.js'
 import { createDriaHost } from '@dria/p2p'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { TaskKind } from '@dria/protocol'
 import { printTable, runConcurrently, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { NodeProcess } from '@dria/testkit'
@@ -42,8 +40,7 @@ export async function main (args: string[] = []): Promise<void> {
   try {
     // Standalone: each node alone, its share of the requests, SLOTS in flight.
     const direct = async (node: NodeProcess, count: number): Promise<number> => {
-      await probe.dial(multiaddr(node.multiaddrs[0]))
-      const session = await directSession(probe, peerIdFromString(node.peerId))
+      const session = await directSession(probe, node)
       const results = await runConcurrently(count, SLOTS, async i => await session.run({
         taskId: `solo-${i}`,
         attempt: 1,

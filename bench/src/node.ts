@@ -5,7 +5,6 @@
  * - throughput through the daemon vs the same engine called in-process (same model, slots).
  */
 import { join } from 'node:path'
-import { peerIdFromString } from '@libp2p/peer-id'
 import { createLlamaCppEngine } from '@dria/engines'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind, createLogger } from '@dria/protocol'
@@ -37,8 +36,7 @@ export async function main (args: string[] = []): Promise<void> {
     }
 
     const node = await startNodeProcess({ dataDir: join(dir.path, 'node'), bootstrap: addrs, args: nodeArgs })
-    const peer = peerIdFromString(node.peerId)
-    const session = await directSession(bootstrap, peer)
+    const session = await directSession(bootstrap, node)
     const send = async (i: number, tokens: number): Promise<{ roundTripMs: number, engineMs: number, completionTokens: number }> => {
       const started = performance.now()
       const response = await session.run({

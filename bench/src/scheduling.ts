@@ -17,8 +17,7 @@ import { readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { generateKeyPair, privateKeyToProtobuf } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { DriaClient } from '@dria/cli'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind } from '@dria/protocol'
@@ -164,10 +163,7 @@ async function faults (rounds: number): Promise<Array<Record<string, string | nu
 async function roundRobin (net: Net, specs: NodeSpec[], lines: number, maxTokens: number): Promise<number> {
   const host = await createDriaHost({ listenPort: 0 })
   try {
-    const sessions = await Promise.all(net.nodes.map(async node => {
-      await host.dial(multiaddr(node.multiaddrs[0]))
-      return await directSession(host, peerIdFromString(node.peerId))
-    }))
+    const sessions = await Promise.all(net.nodes.map(async node => await directSession(host, node)))
     const started = performance.now()
     await Promise.all(sessions.map(async (session, n) => {
       const mine = Array.from({ length: lines }, (_, i) => i).filter(i => i % sessions.length === n)
@@ -274,10 +270,7 @@ async function dispatch (rounds: number): Promise<Array<Record<string, string | 
       // A plain script: the same nodes driven straight over sessions, all their slots full.
       const host = await createDriaHost({ listenPort: 0 })
       try {
-        const sessions = await Promise.all(net.nodes.map(async node => {
-          await host.dial(multiaddr(node.multiaddrs[0]))
-          return await directSession(host, peerIdFromString(node.peerId))
-        }))
+        const sessions = await Promise.all(net.nodes.map(async node => await directSession(host, node)))
         const started = performance.now()
         await runConcurrently(tasks, 4 * 128, async i => await sessions[i % sessions.length].run({ taskId: `d-${i}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: encoded(i, 4), timeoutMs: 60_000 }, { deadlineMs: 60_000 }))
         direct.push(tasks / ((performance.now() - started) / 1000))
@@ -309,10 +302,7 @@ async function engines (rounds: number): Promise<Array<Record<string, string | n
   const host = await createDriaHost({ listenPort: 0 })
   try {
     for (let i = 0; i < 300 && !(await api.models()).some(m => m.id === models.main && (m as { nodes?: number }).nodes === 2); i++) await sleep(100)
-    const sessions = await Promise.all(nodes.map(async node => {
-      await host.dial(multiaddr(node.multiaddrs[0]))
-      return await directSession(host, peerIdFromString(node.peerId))
-    }))
+    const sessions = await Promise.all(nodes.map(async node => await directSession(host, node)))
     for (const maxTokens of [16, 128]) {
       const lines = maxTokens === 16 ? 400 : 200
       const story = (i: number): Record<string, unknown> => ({ model: models.main, messages: [{ role: 'user', content: `Once upon a time, in story ${i},` }], max_tokens: maxTokens, temperature: 0 })
