@@ -60,7 +60,8 @@ export function registerFileValidationRoutes (app: FastifyInstance, components: 
       maxLines: limits.tasksPerFile,
       servedModels: network.servedModels()
     }, async () => {}).finally(release)
-    const empty = summary.errorCount === 0 && summary.tasks === 0
+    // As the batch would: lines answered with their own 400 still make a runnable file.
+    const empty = summary.errorCount === 0 && summary.tasks + summary.failed === 0
     return {
       object: 'file.validation',
       file_id: file.id,
