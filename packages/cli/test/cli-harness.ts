@@ -1,11 +1,12 @@
 import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import OpenAI from 'openai'
-import { BINARIES, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
+import { BINARIES, freePort, startCoordinatorProcess, startNodeProcess, tempDir, testModels } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
+
+export { freePort }
 
 /** Shared set-up of the CLI e2e tests: real coordinator and node processes, the real `dria` binary. */
 
@@ -88,14 +89,6 @@ export async function waitUntil (condition: () => Promise<boolean> | boolean, wh
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await sleep(50)
   }
-}
-
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 export function prompts (count: number, prefix = 'p'): Array<{ id: string, prompt: string }> {

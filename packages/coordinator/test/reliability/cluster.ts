@@ -1,7 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
-import { printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
+import { freePort, printTable, startCoordinatorProcess, startNodeProcess, tempDir } from '@dria/testkit'
 import type { CoordinatorProcess, NodeProcess } from '@dria/testkit'
 import { MODEL, MODELS_DIR, sleep } from '../harness.js'
 
@@ -21,14 +20,6 @@ export interface Cluster {
   /** Peak RSS (VmHWM) of the current coordinator process, MB. */
   peakRssMb(): Promise<number>
   stop(): Promise<void>
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise(resolve => server.close(resolve))
-  return port
 }
 
 export async function peakRssMb (pid: number): Promise<number> {
