@@ -77,7 +77,7 @@ export async function waitForBatch (openai: OpenAI, id: string, options: { until
     const batch = await openai.batches.retrieve(id)
     options.onPoll?.(batch)
     if (until(batch)) return batch
-    if (Date.now() > deadline) throw new Error(`batch ${id} is still '${batch.status}'`)
+    if (Date.now() > deadline) throw new Error(`batch ${id} is still '${batch.status}' with ${JSON.stringify(batch.request_counts)}`)
     await sleep(options.intervalMs ?? 100)
   }
 }
