@@ -95,7 +95,9 @@ describe('hostile corpus', () => {
       batch = await (await fetch(`${cluster.url}/v1/batches/${batch.id}`, { headers: { authorization: `Bearer ${KEY}` } })).json() as typeof batch
     }
     const first = batch.errors?.data[0]
-    return { status: batch.status, code: first?.code ?? null, param: first?.param ?? null, line: first?.line ?? null }
+    // A one-line batch that passed validation may already be finishing by the time it is read.
+    const status = ['in_progress', 'finalizing', 'completed'].includes(batch.status) ? 'running' : batch.status
+    return { status, code: first?.code ?? null, param: first?.param ?? null, line: first?.line ?? null }
   }
 
   const lines = (...items: unknown[]): string => items.map(i => typeof i === 'string' ? i : JSON.stringify(i)).join('\n') + '\n'
@@ -177,7 +179,7 @@ describe('hostile corpus', () => {
     { name: 'line that is not UTF-8', expect: { status: 'failed', code: 'invalid_encoding', param: null, line: 2 }, run: async () => await validation(Buffer.concat([Buffer.from(lines(chat('a'))), Buffer.from('{"custom_id":"b","method":"POST","url":"/v1/chat/completions","body":{"model":"x","messages":[{"role":"user","content":"\xff\xfe"}]}}\n', 'latin1')])) },
     { name: 'prompt-only line without metadata.model', expect: { status: 'failed', code: 'missing_required_parameter', param: 'metadata.model', line: 1 }, run: async () => await validation(lines({ id: 1, prompt: 'hi' })) },
     { name: 'Dria line of another type', expect: { status: 'failed', code: 'invalid_value', param: 'type', line: 1 }, run: async () => await validation(lines({ custom_id: 'a', type: 'embeddings', version: 'v1', body: { messages: [] } }), { metadata: { model: MODEL } }) },
-    { name: 'a valid file still runs', expect: { status: 'in_progress', code: null, param: null, line: null }, run: async () => await validation(lines(chat('a'))) }
+    { name: 'a valid file still runs', expect: { status: 'running', code: null, param: null, line: null }, run: async () => await validation(lines(chat('a'))) }
   ]
 
   /** Lines whose body is invalid: each gets its own 400 in the error file; the valid line runs. */
