@@ -39,10 +39,14 @@ async function expectedText (batchId: string, prefix: string, i: number): Promis
   return result.text
 }
 
-/** Runs one batch and checks every line is the honest answer with honest usage; returns the batch id. */
-async function runHonestly (network: Net, prefix: string, count: number): Promise<string> {
+/**
+ * Runs one batch (with `meanwhile` once it is created) and checks every line is the honest
+ * answer with honest usage; returns the batch id.
+ */
+async function runHonestly (network: Net, prefix: string, count: number, meanwhile?: () => Promise<void>): Promise<string> {
   const openai = openaiClient(network.coordinator.url, API_KEY)
   const { id } = await createBatch(openai, batchLines(count, prefix))
+  await meanwhile?.()
   // Generous: on a machine loaded several times over (a fresh clone's suite beside benchmarks) a
   // 240-line run with every result checked took over 90 s once; alone it takes 15–25 s.
   const batch = await waitForBatch(openai, id, { timeoutMs: 150_000 })
@@ -64,6 +68,24 @@ async function runHonestly (network: Net, prefix: string, count: number): Promis
   expect(inputTokens).toBeLessThan(count * 10)
   return id
 }
+
+/** Serves the model under its name with other weights (its own, true digest). */
+const IMPOSTOR: SyntheticNodeSpec = { models: [{ name: SYNTHETIC_MODEL, digest: 'sha256:' + createHash('sha256').update('other weights').digest('hex') }] }
+
+interface NetworkNode { peer_id: string, models: Array<{ name: string, accepted: boolean }>, verified: { tasks: number } }
+
+async function networkNode (network: Net, peer: string): Promise<NetworkNode | undefined> {
+  const response = await fetch(`${network.coordinator.url}/api/v0/network/nodes`, { headers: { authorization: `Bearer ${API_KEY}` } })
+  const { data } = await response.json() as { data: NetworkNode[] }
+  return data.find(node => node.peer_id === peer)
+}
+
+async function waitForPeer (network: Net, peer: string): Promise<void> {
+  for (let i = 0; i < 300 && await networkNode(network, peer) === undefined; i++) await new Promise(resolve => setTimeout(resolve, 100))
+}
+
+const acceptedFor = async (network: Net, peer: string): Promise<boolean | undefined> => (await networkNode(network, peer))?.models.find(m => m.name === SYNTHETIC_MODEL)?.accepted
+const verifiedTasks = async (network: Net, peer: string): Promise<number | undefined> => (await networkNode(network, peer))?.verified.tasks
 
 const quarantined = (network: Net, peer: string): boolean => network.coordinator.lines.some(l => l.msg === 'node quarantined' && l.peer === peer)
 
@@ -154,11 +176,14 @@ describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }
   })
 
   it('a node serving other weights under the name (its own digest) gets no work; identity churn gets nothing past the checks', async () => {
-    const impostor: SyntheticNodeSpec = { models: [{ name: SYNTHETIC_MODEL, digest: 'sha256:' + createHash('sha256').update('other weights').digest('hex') }] }
-    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}, impostor] })
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, {}] })
     const openai = openaiClient(network.coordinator.url, API_KEY)
-    // The impostor's digest is not accepted: the model counts two nodes.
     await waitForModelNodes(openai, SYNTHETIC_MODEL, 2)
+    // Joining after the honest pair, the impostor's digest is never accepted (one of three); had it
+    // come second, it would have tied with the first honest node's.
+    const impostor = await network.addNode(IMPOSTOR)
+    await waitForPeer(network, impostor.peerId)
+    expect(await acceptedFor(network, impostor.peerId)).toBe(false)
     const churn = (async () => {
       // A liar that comes back under a new identity every few seconds.
       for (let i = 0; i < 3; i++) {
@@ -169,9 +194,27 @@ describe('cheaters among honest nodes (synthetic engines)', { timeout: 180_000 }
     })()
     await runHonestly(network, 'identity', 240)
     await churn
-    const impostorTasks = network.nodes[2].lines.filter(l => l.msg === 'task finished').length
+    const impostorTasks = impostor.lines.filter(l => l.msg === 'task finished').length
     expect(impostorTasks).toBe(0)
-    expectHonestUnharmed(network, network.nodes.slice(0, 2))
+    expectHonestUnharmed(network, network.nodes)
+  })
+
+  it('results of weights admitted on a tie are redone once the tie breaks, and only honest lines reach the output', async () => {
+    // One honest node and one impostor: neither digest outnumbers the other, so both are
+    // accepted and neither can check the other; every result waits for a verifier.
+    network = await startSyntheticNetwork({ apiKeys: [API_KEY], nodes: [{}, IMPOSTOR] })
+    const openai = openaiClient(network.coordinator.url, API_KEY)
+    await waitForModelNodes(openai, SYNTHETIC_MODEL, 2)
+    const [first, impostor] = network.nodes
+    let second: NodeProcess | undefined
+    await runHonestly(network, 'tie', 60, async () => {
+      await impostor.waitFor('task finished')
+      // A second honest node breaks the tie: the impostor's waiting results can never be checked.
+      second = await network!.addNode({})
+    })
+    expect(await acceptedFor(network, impostor.peerId)).toBe(false)
+    expect(await verifiedTasks(network, impostor.peerId)).toBe(0)
+    expectHonestUnharmed(network, [first, second!])
   })
 
   it('a cheater that earns trust first, then lies: caught by sampled checks, its lines of the running batch redone', async () => {

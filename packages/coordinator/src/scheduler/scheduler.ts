@@ -394,13 +394,21 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
   }
 
+  /**
+   * The producer's weights are no longer accepted for the model while others are (a digest
+   * admitted on a tie lost it when more nodes came): no one will ever check its result.
+   */
+  function outvoted (producer: NodeSession, model: string): boolean {
+    return network.sessionsFor(model).length > 0 && !network.admits(producer, model)
+  }
+
   function recheckHeld (): void {
     for (const entry of held) {
       if (entry.job.settled) {
         held.delete(entry)
         continue
       }
-      if (trust.isQuarantined(entry.producer.id)) {
+      if (trust.isQuarantined(entry.producer.id) || outvoted(entry.producer, entry.job.model)) {
         held.delete(entry)
         entry.job.checking = false
         again(entry.job)
