@@ -22,10 +22,10 @@ import { DriaClient } from '@dria/cli'
 import { createDriaHost } from '@dria/p2p'
 import { TaskKind } from '@dria/protocol'
 import {
-  median, printTable, runConcurrently, startCoordinatorProcess, startHostilePeer, startNodeProcess, startTestNode, tempDir, testModels
+  median, printTable, startCoordinatorProcess, startHostilePeer, startNodeProcess, startTestNode, tempDir, testModels
 } from '@dria/testkit'
 import type { CoordinatorProcess, HostileMode, HostilePeer, NodeProcess } from '@dria/testkit'
-import { directSession } from './direct.js'
+import { directSession, runDirect } from './direct.js'
 
 const MODEL = 'synthetic-1b'
 const DIGEST = `sha256:${createHash('sha256').update(MODEL).digest('hex')}`
@@ -165,11 +165,8 @@ async function roundRobin (net: Net, specs: NodeSpec[], lines: number, maxTokens
   try {
     const sessions = await Promise.all(net.nodes.map(async node => await directSession(host, node)))
     const started = performance.now()
-    await Promise.all(sessions.map(async (session, n) => {
-      const mine = Array.from({ length: lines }, (_, i) => i).filter(i => i % sessions.length === n)
-      await runConcurrently(mine.length, specs[n].slots, async k => await session.run({
-        taskId: `rr-${mine[k]}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: encoded(mine[k], maxTokens), timeoutMs: 60_000
-      }, { deadlineMs: 60_000 }))
+    await runDirect(sessions, lines, specs.map(spec => spec.slots), (i, send) => ({
+      taskId: `rr-${i}-${send}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: encoded(i, maxTokens), timeoutMs: 60_000
     }))
     sessions.forEach(session => { session.close() })
     return (performance.now() - started) / 1000
@@ -272,7 +269,8 @@ async function dispatch (rounds: number): Promise<Array<Record<string, string | 
       try {
         const sessions = await Promise.all(net.nodes.map(async node => await directSession(host, node)))
         const started = performance.now()
-        await runConcurrently(tasks, 4 * 128, async i => await sessions[i % sessions.length].run({ taskId: `d-${i}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: encoded(i, 4), timeoutMs: 60_000 }, { deadlineMs: 60_000 }))
+        // Each node's slots and queue full.
+        await runDirect(sessions, tasks, 2 * 64, (i, send) => ({ taskId: `d-${i}-${send}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: MODEL, body: encoded(i, 4), timeoutMs: 60_000 }))
         direct.push(tasks / ((performance.now() - started) / 1000))
         sessions.forEach(session => { session.close() })
       } finally {
@@ -308,17 +306,32 @@ async function engines (rounds: number): Promise<Array<Record<string, string | n
       const story = (i: number): Record<string, unknown> => ({ model: models.main, messages: [{ role: 'user', content: `Once upon a time, in story ${i},` }], max_tokens: maxTokens, temperature: 0 })
       const networkTps: number[] = []
       const directTps: number[] = []
-      for (let round = 0; round < rounds; round++) {
+      const viaNetwork = async (round: number): Promise<number> => {
         const path = join(dir.path, `e-${maxTokens}-${round}.jsonl`)
         await writeFile(path, Array.from({ length: lines }, (_, i) => JSON.stringify({ custom_id: `e${i}`, method: 'POST', url: '/v1/chat/completions', body: story(i) })).join('\n') + '\n')
         const file = await api.uploadFile(path)
         const started = performance.now()
         const batch = await api.waitForBatch((await api.createBatch({ input_file_id: file.id, endpoint: '/v1/chat/completions' })).id, { intervalMs: 25 })
-        networkTps.push((batch.usage?.output_tokens ?? 0) / ((performance.now() - started) / 1000))
-        const directStarted = performance.now()
-        const replies = await runConcurrently(lines, 16, async i => await sessions[i % 2].run({ taskId: `e-${maxTokens}-${round}-${i}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: models.main, body: new TextEncoder().encode(JSON.stringify(story(i))), timeoutMs: 120_000, seed: 1 }, { deadlineMs: 120_000 }))
+        return (batch.usage?.output_tokens ?? 0) / ((performance.now() - started) / 1000)
+      }
+      const direct = async (round: number): Promise<number> => {
+        const started = performance.now()
+        // Each node's 4 slots and 4 queued, as the coordinator fills them.
+        const replies = await runDirect(sessions, lines, 8, (i, send) => ({
+          taskId: `e-${maxTokens}-${round}-${i}-${send}`, attempt: 1, kind: TaskKind.TASK_KIND_CHAT, model: models.main, body: new TextEncoder().encode(JSON.stringify(story(i))), timeoutMs: 120_000, seed: 1
+        }), 120_000)
         const tokens = replies.reduce((sum, reply) => sum + (reply.result?.usage?.completionTokens ?? 0), 0)
-        directTps.push(tokens / ((performance.now() - directStarted) / 1000))
+        return tokens / ((performance.now() - started) / 1000)
+      }
+      for (let round = 0; round < rounds; round++) {
+        // Alternating which goes first, so neither always runs on a warmer (or cooler) machine.
+        if (round % 2 === 0) {
+          networkTps.push(await viaNetwork(round))
+          directTps.push(await direct(round))
+        } else {
+          directTps.push(await direct(round))
+          networkTps.push(await viaNetwork(round))
+        }
       }
       rows.push({ scenario: `${maxTokens}-token lines on 2 llama.cpp nodes (${models.main}), network vs plain script`, 'baseline s': median(directTps), 's': median(networkTps), ratio: median(networkTps) / median(directTps), 'failed lines': 'tokens/s', target: maxTokens === 16 ? '≥ 0.9×' : '≥ 0.97×' })
     }
