@@ -161,6 +161,16 @@ describe('verifyResult', () => {
       await expect(verifyResult(await answer(text), { ...expected, responseFormat })).rejects.toMatchObject({ code: 'RESULT_SCHEMA_MISMATCH' })
     })
 
+    it('accepts answers that break only what no grammar enforces (ranges, patterns, formats): no proof of a lie', async () => {
+      const ranged = { type: 'json_schema' as const, schema: { type: 'object', required: ['age', 'code'], properties: { age: { type: 'integer', minimum: 0, maximum: 120 }, code: { type: 'string', pattern: '^[A-Z]+$', format: 'email' } }, additionalProperties: false } }
+      await expect(verifyResult(await answer('{"age":500,"code":"lily"}'), { ...expected, responseFormat: ranged })).resolves.toBeDefined()
+      // What the grammar does enforce still counts, whatever the properties are called.
+      const named = { type: 'json_schema' as const, schema: { type: 'object', required: ['minimum'], properties: { minimum: { type: 'integer', maximum: 3 } } } }
+      await expect(verifyResult(await answer('{"minimum":9}'), { ...expected, responseFormat: named })).resolves.toBeDefined()
+      await expect(verifyResult(await answer('{"minimum":"nine"}'), { ...expected, responseFormat: named })).rejects.toMatchObject({ code: 'RESULT_SCHEMA_MISMATCH' })
+      await expect(verifyResult(await answer('{"age":-5e-20,"code":"A"}'), { ...expected, responseFormat: ranged })).rejects.toMatchObject({ code: 'RESULT_SCHEMA_MISMATCH' })
+    })
+
     it('does not check an answer cut at max_tokens', async () => {
       await expect(verifyResult(await answer('{"name":"Li', 'length'), { ...expected, responseFormat: jsonSchema })).resolves.toBeDefined()
     })

@@ -8,6 +8,14 @@ import type { RenderedPrompt } from './prompt.js'
 import type { SamplingParams } from '@dria/protocol'
 import type { GbnfJsonSchema, Llama, LlamaGrammar, LlamaModel } from 'node-llama-cpp'
 
+/**
+ * node-llama-cpp's `integer` rule admits an exponent, so `-5e-20` passes as an integer; a
+ * schema checker (and the user) would rightly refuse it. Integers are digits only.
+ */
+export function integersWithoutExponent (gbnf: string): string {
+  return gbnf.replace(/^integer-number-rule ::= .*$/m, 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})')
+}
+
 async function grammarFor (llama: Llama, format: SamplingParams['responseFormat']): Promise<LlamaGrammar | undefined> {
   switch (format?.type) {
     case undefined:
@@ -17,7 +25,13 @@ async function grammarFor (llama: Llama, format: SamplingParams['responseFormat'
       return await llama.getGrammarFor('json')
     case 'json_schema':
       try {
-        return await llama.createGrammarForJsonSchema<GbnfJsonSchema>(format.schema as GbnfJsonSchema)
+        const grammar = await llama.createGrammarForJsonSchema<GbnfJsonSchema>(format.schema as GbnfJsonSchema)
+        return await llama.createGrammar({
+          grammar: integersWithoutExponent(grammar.grammar),
+          stopGenerationTriggers: grammar.stopGenerationTriggers,
+          trimWhitespaceSuffix: grammar.trimWhitespaceSuffix,
+          rootRuleName: grammar.rootRuleName
+        })
       } catch (err) {
         throw new DriaError(EngineErrorCode.UNSUPPORTED_RESPONSE_FORMAT, `json_schema cannot be enforced: ${(err as Error).message}`, {
           param: 'body.response_format.json_schema.schema', cause: err

@@ -10,6 +10,7 @@ import { LlamaCompletion, readGgufFileInfo } from 'node-llama-cpp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadBinding } from './binding.js'
 import { createLlamaCppEngine } from './index.js'
+import { integersWithoutExponent } from './generation-plan.js'
 import type { LlamaCppEngine } from './index.js'
 import type { ChatRequest, CompletionRequest } from '@dria/protocol'
 
@@ -161,6 +162,22 @@ describe('LlamaCppEngine', () => {
       expect((parsed.name as string).length).toBeLessThanOrEqual(12)
       expect(typeof parsed.happy).toBe('boolean')
       expect(['glad', 'sad', 'calm']).toContain(parsed.mood)
+    }
+  })
+
+  it('writes integer fields as integers, never with an exponent (node-llama-cpp\'s grammar allows -5e-20)', async () => {
+    const schema = { type: 'object', properties: { name: { type: 'string', maxLength: 16 }, friends: { type: 'integer' } }, required: ['name', 'friends'], additionalProperties: false }
+    const grammar = await (await loadBinding(logger)).createGrammarForJsonSchema(schema as never)
+    expect(grammar.grammar).toMatch(/^integer-number-rule ::= .*\[eE\]/m)
+    expect(integersWithoutExponent(grammar.grammar)).toMatch(/^integer-number-rule ::= "-"\? \("0" \| \[1-9\] \[0-9\]\{0,15\}\)$/m)
+    // Sampled lines, where the exponent showed up in 3.5 % of answers before.
+    for (let seed = 0; seed < 24; seed++) {
+      const result = await engine.chat({ ...chat, model: models.chat, maxTokens: 80, temperature: 1, seed, responseFormat: { type: 'json_schema', schema } })
+      // The object complete, the grammar's stop trigger ends the answer.
+      expect(result.finishReason, result.text).toBe('stop')
+      const friends = (JSON.parse(result.text) as { friends: unknown }).friends
+      expect(Number.isInteger(friends), result.text).toBe(true)
+      expect(result.text).not.toMatch(/"friends": *-?\d+[eE]/)
     }
   })
 
