@@ -276,7 +276,9 @@ export function createNetworkView (components: NetworkViewComponents, init: Netw
       void refresh()
     },
     dropModel (session, model) {
-      if (session.models.delete(model)) changed()
+      if (!session.models.delete(model)) return
+      log.info({ peer: session.id, model }, 'node no longer serves model')
+      changed()
     },
     disconnect (peerId, reason) {
       open.get(peerId)?.close(reason)
