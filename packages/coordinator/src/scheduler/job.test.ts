@@ -18,4 +18,11 @@ describe('createJob', () => {
     expect(job({ response_format: format }).responseFormat).toMatchObject({ type: 'json_schema' })
     expect(job({ response_format: format, stop: ['}'] }).responseFormat).toBeUndefined()
   })
+
+  it('counts the images and audio clips a request carries', () => {
+    const image = { type: 'image_url', image_url: { url: 'data:image/png;base64,iVBORw0KGgo=' } }
+    const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } }
+    expect(job({}).mediaParts).toBe(0)
+    expect(job({ messages: [{ role: 'user', content: [{ type: 'text', text: 'what is it' }, image, image] }, { role: 'user', content: [audio] }] }).mediaParts).toBe(3)
+  })
 })

@@ -37,6 +37,8 @@ export interface Job {
   maxTokens?: number
   /** Structured output the answer is held to (none when a stop sequence may cut it short). */
   responseFormat?: ResponseFormat
+  /** Images and audio clips in the request. */
+  mediaParts: number
   /** Attempts dispatched (backups included). */
   attempts: number
   /** Failures the line itself may be to blame for (non-retryable engine errors, refusals as invalid), by peer. */
@@ -95,6 +97,7 @@ export function createJob (init: { key: string, owner: string, kind: TaskKindNam
     maxTokens: request?.maxTokens,
     // A stop sequence may cut structured output anywhere: such an answer cannot be held to it.
     responseFormat: request?.stop !== undefined && request.stop.length > 0 ? undefined : request?.responseFormat,
+    mediaParts: request !== undefined && 'messages' in request ? request.messages.reduce((n, m) => n + (m.images?.length ?? 0) + (m.audio?.length ?? 0), 0) : 0,
     attempts: 0,
     lineFailures: [],
     splitChecks: 0,

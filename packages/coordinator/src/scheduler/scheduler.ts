@@ -322,7 +322,8 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
       modelDigest: session.models.get(job.model)?.digest ?? '',
       maxTokens: job.maxTokens,
       responseFormat: job.responseFormat,
-      requestBytes: job.body.byteLength
+      requestBytes: job.body.byteLength,
+      mediaParts: job.mediaParts
     }
   }
 

@@ -129,6 +129,9 @@ describe('verifyResult', () => {
   it('rejects prompt usage no request of that size could have (inflated usage)', async () => {
     await expect(verifyResult(await signed({ usage: { promptTokens: 290, completionTokens: 16 } }), { ...expected, requestBytes: 40 })).resolves.toBeDefined()
     await expect(verifyResult(await signed({ usage: { promptTokens: 50_000, completionTokens: 16 } }), { ...expected, requestBytes: 40 })).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
+    // A tiny image is a few hundred bytes and may still be hundreds of prompt tokens.
+    await expect(verifyResult(await signed({ usage: { promptTokens: 600, completionTokens: 16 } }), { ...expected, requestBytes: 200, mediaParts: 1 })).resolves.toBeDefined()
+    await expect(verifyResult(await signed({ usage: { promptTokens: 50_000, completionTokens: 16 } }), { ...expected, requestBytes: 200, mediaParts: 1 })).rejects.toMatchObject({ code: 'RESULT_USAGE_EXCEEDED' })
   })
 
   it('rejects completion usage that disagrees with the tokens returned, and completion tokens for embeddings', async () => {

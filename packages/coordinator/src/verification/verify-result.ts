@@ -20,10 +20,14 @@ export interface ResultExpectations {
    * (plus a chat template's few), so a claim far above it is a lie even unchecked.
    */
   requestBytes?: number
+  /** Images and audio clips in the request: each may stand for far more tokens than its bytes. */
+  mediaParts?: number
 }
 
 /** Tokens a chat template may add to the prompt beyond its text. */
 const TEMPLATE_TOKEN_SLACK = 256
+/** Tokens one image or audio clip may become (a tiny icon still fills a vision encoder's grid). */
+const MEDIA_TOKEN_SLACK = 4_096
 
 const defaultVerifier = new ResultVerifier()
 
@@ -100,7 +104,7 @@ export async function verifyResult (result: TaskResult, expected: ResultExpectat
   } else if (usage.completionTokens !== 0) {
     throw new DriaError('RESULT_USAGE_MISMATCH', 'embeddings generate no completion tokens')
   }
-  if (expected.requestBytes !== undefined && usage.promptTokens > expected.requestBytes + TEMPLATE_TOKEN_SLACK) {
+  if (expected.requestBytes !== undefined && usage.promptTokens > expected.requestBytes + TEMPLATE_TOKEN_SLACK + (expected.mediaParts ?? 0) * MEDIA_TOKEN_SLACK) {
     throw new DriaError('RESULT_USAGE_EXCEEDED', `${usage.promptTokens} prompt tokens claimed for a request of ${expected.requestBytes} bytes`)
   }
   return {
