@@ -98,7 +98,7 @@ export async function runCoordinatorCli (argv: string[]): Promise<void> {
     .addOption(option('--p2p-port <port>', 'libp2p TCP port (0 = random)', 'DRIA_P2P_PORT', 0).argParser(parseInteger(0, 65535)))
     .addOption(option('--p2p-host <address>', 'libp2p interface', 'DRIA_P2P_HOST', '127.0.0.1'))
     .addOption(option('--data-dir <dir>', 'LevelDB state and file bodies', 'DRIA_DATA_DIR', DEFAULT_DATA_DIR))
-    .addOption(option('--blob-store <dir:path|s3://bucket/prefix>', 'where file bodies live: a directory several coordinators may share, or an S3 bucket (region and credentials from the AWS_* env) (default: dir:<data-dir>/files)', 'DRIA_BLOB_STORE').argParser(parseBlobStore))
+    .addOption(option('--blob-store <dir:path|s3://bucket/prefix>', 'where file bodies live: a directory several coordinators may share, or an S3 bucket (region and credentials from the AWS_* env) (default: dir:<files-dir>)', 'DRIA_BLOB_STORE').argParser(parseBlobStore))
     .addOption(option('--s3-endpoint <url>', 'S3-compatible server for an s3:// blob store, path-style (default: AWS S3)', 'DRIA_S3_ENDPOINT').argParser(parseUrl))
     .addOption(option('--store <level|url>', 'state backend: level (LevelDB in --data-dir) or postgres://user:pass@host/db, shared by several coordinators', 'DRIA_STORE', DEFAULT_STORE).argParser(parseStore))
     .addOption(option('--files-dir <dir>', 'file bodies; coordinators sharing a database share it (default: <data-dir>/files)', 'DRIA_FILES_DIR'))

@@ -98,8 +98,3 @@ export const DEFAULT_LEASE_MS = 5_000
 export const DEFAULT_SHARED_SYNC_MS = 1_000
 /** How often a coordinator renews its task leases: well within DEFAULT_LEASE_MS. */
 export const DEFAULT_LEASE_RENEW_MS = 1_000
-/**
- * In a file directory several coordinators share, an upload or scratch file is a crash's
- * leftover only once nobody has written it for this long (others may be writing it now).
- */
-export const SHARED_LEFTOVER_AGE_MS = 60 * 60 * 1000

@@ -6,8 +6,9 @@ export const S3_CONNECT_TIMEOUT_MS = 5_000
 /** A request whose socket stays idle this long fails (a frozen server, not a slow body). */
 export const S3_SOCKET_TIMEOUT_MS = 60_000
 /**
- * In a shared store another coordinator may be between storing a body and writing its record:
- * bodies no record names are deleted only once they are this old.
+ * In a shared store another coordinator may be between storing a body and writing its record,
+ * or still writing an upload or scratch file: bodies no record names, and temp files, are a
+ * crash's leftovers only once they are this old.
  */
 export const SHARED_ORPHAN_GRACE_MS = 3600_000
 /** How often a shared store is swept for such orphans (and abandoned direct uploads). */

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { isDriaError } from '@dria/protocol'
 import type { Logger } from '@dria/protocol'
-import { DEFAULT_MAX_FILE_BYTES, SHARED_LEFTOVER_AGE_MS } from '../constants.js'
+import { DEFAULT_MAX_FILE_BYTES } from '../constants.js'
 import { LimitError, apiError, notFound } from '../errors.js'
 import { newId } from '../ids.js'
 import type { FilePurpose, FileRecord, ListOptions, Store } from '../store/index.js'
@@ -156,7 +156,7 @@ export function createFileService (components: FileServiceComponents, init: File
     let swept = 0
     // A shared directory (several coordinators) also holds other coordinators' uploads and
     // scratch files in progress: only those untouched for a while are leftovers there.
-    const before = Date.now() - SHARED_LEFTOVER_AGE_MS
+    const before = Date.now() - SHARED_ORPHAN_GRACE_MS
     for (const name of await readdir(store.filesDir)) {
       if (!isTemp(name)) continue
       if (store.shared) {

@@ -395,28 +395,23 @@ export function createScheduler (components: SchedulerComponents, init: Schedule
     }
   }
 
-  /**
-   * The producer's weights are no longer accepted for the model while others are (a digest
-   * admitted on a tie lost it when more nodes came): no one will ever check its result.
-   */
-  function outvoted (producer: NodeSession, model: string): boolean {
-    return network.sessionsFor(model).length > 0 && !network.admits(producer, model)
-  }
-
   function recheckHeld (): void {
     for (const entry of held) {
-      if (entry.job.settled) {
+      const { job, producer, outcome } = entry
+      if (job.settled) {
         held.delete(entry)
         continue
       }
-      if (trust.isQuarantined(entry.producer.id) || outvoted(entry.producer, entry.job.model)) {
+      const sessions = network.sessionsFor(job.model)
+      // Redone when nobody will ever check it: its producer is quarantined, or its weights lost
+      // their admission while others serve the model (a digest accepted on a tie, outnumbered since).
+      if (trust.isQuarantined(producer.id) || (sessions.length > 0 && !network.admits(producer, job.model))) {
         held.delete(entry)
-        entry.job.checking = false
-        again(entry.job)
+        job.checking = false
+        again(job)
         continue
       }
-      const others = network.sessionsFor(entry.job.model).some(s => s.id !== entry.producer.id && s.models.get(entry.job.model)?.digest === entry.outcome.modelDigest)
-      if (!others) continue
+      if (!sessions.some(s => s.id !== producer.id && s.models.get(job.model)?.digest === outcome.modelDigest)) continue
       held.delete(entry)
       void runCheck(entry)
     }

@@ -16,6 +16,41 @@ export function integersWithoutExponent (gbnf: string): string {
   return gbnf.replace(/^integer-number-rule ::= .*$/m, 'integer-number-rule ::= "-"? ("0" | [1-9] [0-9]{0,15})')
 }
 
+/** Compiled json_schema grammars by schema text, per binding: a batch's lines usually share one schema. */
+const schemaGrammars = new WeakMap<Llama, Map<string, Promise<LlamaGrammar>>>()
+const MAX_CACHED_GRAMMARS = 64
+
+async function compileSchemaGrammar (llama: Llama, schema: Record<string, unknown>): Promise<LlamaGrammar> {
+  try {
+    // Built once to get node-llama-cpp's rules, compiled once more with strict integers.
+    const generated = await llama.createGrammarForJsonSchema<GbnfJsonSchema>(schema as GbnfJsonSchema)
+    return await llama.createGrammar({
+      grammar: integersWithoutExponent(generated.grammar),
+      stopGenerationTriggers: generated.stopGenerationTriggers,
+      trimWhitespaceSuffix: generated.trimWhitespaceSuffix,
+      rootRuleName: generated.rootRuleName
+    })
+  } catch (err) {
+    throw new DriaError(EngineErrorCode.UNSUPPORTED_RESPONSE_FORMAT, `json_schema cannot be enforced: ${(err as Error).message}`, {
+      param: 'body.response_format.json_schema.schema', cause: err
+    })
+  }
+}
+
+/** A grammar is immutable (each generation keeps its own evaluation state), so one serves every line with its schema. */
+async function schemaGrammar (llama: Llama, schema: Record<string, unknown>): Promise<LlamaGrammar> {
+  const cache = schemaGrammars.get(llama) ?? new Map<string, Promise<LlamaGrammar>>()
+  schemaGrammars.set(llama, cache)
+  const key = JSON.stringify(schema)
+  let grammar = cache.get(key)
+  if (grammar === undefined) {
+    if (cache.size >= MAX_CACHED_GRAMMARS) cache.clear()
+    grammar = compileSchemaGrammar(llama, schema)
+    cache.set(key, grammar)
+  }
+  return await grammar
+}
+
 async function grammarFor (llama: Llama, format: SamplingParams['responseFormat']): Promise<LlamaGrammar | undefined> {
   switch (format?.type) {
     case undefined:
@@ -24,19 +59,7 @@ async function grammarFor (llama: Llama, format: SamplingParams['responseFormat'
     case 'json_object':
       return await llama.getGrammarFor('json')
     case 'json_schema':
-      try {
-        const grammar = await llama.createGrammarForJsonSchema<GbnfJsonSchema>(format.schema as GbnfJsonSchema)
-        return await llama.createGrammar({
-          grammar: integersWithoutExponent(grammar.grammar),
-          stopGenerationTriggers: grammar.stopGenerationTriggers,
-          trimWhitespaceSuffix: grammar.trimWhitespaceSuffix,
-          rootRuleName: grammar.rootRuleName
-        })
-      } catch (err) {
-        throw new DriaError(EngineErrorCode.UNSUPPORTED_RESPONSE_FORMAT, `json_schema cannot be enforced: ${(err as Error).message}`, {
-          param: 'body.response_format.json_schema.schema', cause: err
-        })
-      }
+      return await schemaGrammar(llama, format.schema)
   }
 }
 
